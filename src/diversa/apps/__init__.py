@@ -1,0 +1,4 @@
+"""End-to-end applications built from the other layers.
+
+Source separation and audio-visual question answering.
+"""

@@ -1,0 +1,11 @@
+"""Data only: bundled and synthetic data generators.
+
+Seeded, deterministic generators shared by tests and reproductions (for example
+:func:`make_imbalanced`) and loaders for the data sets that ship with
+scikit-learn (:func:`load_bundled`). Nothing here trains a model.
+"""
+
+from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
+from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
+
+__all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced"]

@@ -1,0 +1,5 @@
+"""Trained-model fixtures for the reproductions.
+
+Model zoos built from :mod:`diversa.datasets` and :mod:`diversa.nn`, cached
+under ``$DIVERSA_CACHE`` (default ``~/.cache/diversa``).
+"""
