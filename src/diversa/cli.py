@@ -71,7 +71,8 @@ def _cmd_reproduce(args) -> int:
 
     from diversa.reproduce import available_ids, get
 
-    console = Console()
+    # Wide enough for the summary table when the output is a file or a pipe.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if args.list:
         return _list_reproductions(console)
     ids = args.ids or available_ids()
@@ -125,13 +126,37 @@ def _run_with_progress(ids, args, console):
 
 
 def _cmd_resample(args) -> int:
-    from diversa.data.resample.cli import resample_csv
+    from diversa.data.resample import SMOTE, SMOTEN, SMOTENC, RandomUnderSampler, SMOTEUnder
+    from diversa.datasets import read_table, write_table
 
-    summary = resample_csv(args.input, args.out, target=args.target, method=args.method,
-                           percentage=args.percentage, under_percentage=args.under_percentage,
-                           k_neighbors=args.k_neighbors, random_state=args.random_state)
-    print(summary)
+    table = read_table(args.input)
+    if args.target not in table.columns:
+        raise UserError(f"--target {args.target!r} is not a column of {args.input} "
+                        f"(columns: {', '.join(map(str, table.columns))})")
+    X, y = table.drop(columns=[args.target]), table[args.target]
+    nominal = [c for c in X.columns if not pd_is_numeric(X[c])]
+    smote = dict(percentage=args.percentage, k_neighbors=args.k_neighbors, random_state=args.random_state)
+    samplers = {
+        "smote": lambda: SMOTE(**smote),
+        "smote-nc": lambda: SMOTENC(categorical_features=nominal, **smote),
+        "smote-n": lambda: SMOTEN(**smote),
+        "under": lambda: RandomUnderSampler(percentage=args.under_percentage, random_state=args.random_state),
+        "smote-under": lambda: SMOTEUnder(smote_percentage=args.percentage, under_percentage=args.under_percentage,
+                                          k_neighbors=args.k_neighbors, random_state=args.random_state),
+    }
+    X_res, y_res = samplers[args.method]().fit_resample(X, y)
+    resampled = X_res.assign(**{args.target: y_res.to_numpy()})[table.columns]
+    write_table(resampled, args.out, argument="--out")
+    before, after = y.value_counts().sort_index(), resampled[args.target].value_counts().sort_index()
+    counts = ", ".join(f"{label}: {before.get(label, 0)} -> {after[label]}" for label in after.index)
+    print(f"{args.method}: {len(table)} -> {len(resampled)} rows ({counts}); written to {args.out}")
     return 0
+
+
+def pd_is_numeric(column) -> bool:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(column) and not is_bool_dtype(column)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

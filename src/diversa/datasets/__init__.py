@@ -2,10 +2,13 @@
 
 Seeded, deterministic generators shared by tests and reproductions (for example
 :func:`make_imbalanced`) and loaders for the data sets that ship with
-scikit-learn (:func:`load_bundled`). Nothing here trains a model.
+scikit-learn (:func:`load_bundled`), and table files for the command line
+(:func:`read_table`, :func:`write_table`). Nothing here trains a model.
 """
 
 from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
+from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
 
-__all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced"]
+__all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced",
+           "read_table", "write_table"]

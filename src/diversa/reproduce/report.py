@@ -37,12 +37,11 @@ def summary_rows(results: Sequence[ReproductionResult]) -> list[dict[str, str]]:
             rows.append({
                 "id": result.reproduction.id,
                 "check": c.name,
-                "metric": f"{c.metric} ({'higher' if c.direction == 'greater' else 'lower'} is claimed)",
+                "metric": c.metric,
                 "baseline": f"{c.baseline} {_fmt(float(np.mean(check.baseline_values)))}",
                 "method": f"{c.method} {_fmt(float(np.mean(check.method_values)))}",
                 "diff [95% CI]": diff_with_ci(check),
                 "p": _fmt(check.verdict.pvalue),
-                "n": str(check.verdict.n),
                 "verdict": check.verdict.verdict,
                 "paper": c.paper,
             })
@@ -56,7 +55,7 @@ def print_table(results: Sequence[ReproductionResult], console) -> None:
     table = Table(title="diversa reproduce", show_lines=False)
     rows = summary_rows(results)
     for column in rows[0] if rows else []:
-        table.add_column(column, overflow="fold", max_width=40 if column == "paper" else None)
+        table.add_column(column, overflow="fold", max_width=36 if column in ("paper", "metric") else None)
     for row in rows:
         style = VERDICT_STYLE[row["verdict"]]
         table.add_row(*[f"[{style}]{v}[/]" if k == "verdict" else v for k, v in row.items()])

@@ -66,7 +66,7 @@ def sweep_points(X_train, y_train, X_test, y_test, seed: int) -> dict[str, np.nd
     for u in UNDER_LEVELS:
         X_u, y_u = RandomUnderSampler(percentage=u, random_state=seed).fit_resample(X_train, y_train)
         under.append(_point(_tree(seed).fit(X_u, y_u), X_test, y_test))
-        X_s, y_s = SMOTE(percentage=SMOTE_PERCENTAGE, random_state=seed).fit_resample(X_u, y_u)
+        X_s, y_s = SMOTE(percentage=SMOTE_PERCENTAGE, minority_label=1, random_state=seed).fit_resample(X_u, y_u)
         smote_under.append(_point(_tree(seed).fit(X_s, y_s), X_test, y_test))
     naive_bayes = [_point(GaussianNB(priors=[1 - p, p]).fit(X_train, y_train), X_test, y_test)
                    for p in NB_PRIORS]
@@ -80,7 +80,7 @@ def minority_leaf_specificity(X_train, y_train, seed: int) -> dict[str, tuple[fl
     reaches; both trees are then probed with the original minority rows.
     """
     X_u, y_u = RandomUnderSampler(percentage=100, random_state=seed).fit_resample(X_train, y_train)
-    X_smote, y_smote = SMOTE(percentage=SMOTE_PERCENTAGE, random_state=seed).fit_resample(X_u, y_u)
+    X_smote, y_smote = SMOTE(percentage=SMOTE_PERCENTAGE, minority_label=1, random_state=seed).fit_resample(X_u, y_u)
     minority = np.flatnonzero(y_u == 1)
     rng = np.random.default_rng(seed)
     extra = rng.choice(minority, size=int((y_smote == 1).sum() - minority.size), replace=True)

@@ -1,0 +1,96 @@
+"""The command line: listing, running, and one-line errors for users' mistakes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from diversa.cli import main
+
+
+def test_list_names_smote(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    assert "smote" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("diversa ")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["reproduce", "no-such-paper"], "unknown reproduction"),
+    (["reproduce", "smote", "--seeds", "0"], "--seeds"),
+    (["reproduce", "smote", "--jobs", "0"], "--jobs"),
+    (["reproduce", "--seeds", "many"], "invalid int value"),
+    (["frobnicate"], "invalid choice"),
+    (["resample", "missing.csv", "--target", "y", "--out", "x.csv"], "missing.csv"),
+])
+def test_user_errors_are_one_line_without_traceback(argv, needle, capsys):
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status != 0
+    assert err.count("\n") == 1 and err.startswith("diversa: error:")
+    assert needle in err and "Traceback" not in err
+
+
+def test_console_script_exits_non_zero_with_one_line():
+    done = subprocess.run([sys.executable, "-m", "diversa.cli", "reproduce", "nope"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "unknown reproduction" in done.stderr
+
+
+def test_reproduce_smote_end_to_end(tmp_path, capsys):
+    # Two trials keep this fast; the verdict is still computed (and cannot be "supported" with n=2).
+    assert main(["reproduce", "smote", "--quick", "--seeds", "2", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "smote" in out and "verdict" in out
+    payload = json.loads((tmp_path / "results.json").read_text())
+    checks = payload["reproductions"][0]["checks"]
+    assert {c["name"] for c in checks} == {"auc", "hull", "minority-leaves", "leaf-generality"}
+    assert all(c["verdict"] in ("supported", "not supported", "inconclusive") for c in checks)
+    assert all(c["n"] == 2 for c in checks)
+    assert (tmp_path / "report.md").exists() and (tmp_path / "smote.png").exists()
+
+
+@pytest.fixture
+def skewed_csv(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from diversa.datasets import make_imbalanced
+
+    X, y = make_imbalanced(600, 4, imbalance_ratio=5, random_state=0)
+    table = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
+    table["colour"] = np.where(np.arange(600) % 3 == 0, "red", "blue")
+    path = tmp_path / "skewed.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("method,counts", [("smote-nc", {0: 500, 1: 300}), ("under", {0: 100, 1: 100})])
+def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, counts, capsys):
+    import pandas as pd
+
+    out = tmp_path / "out.csv"
+    assert main(["resample", str(skewed_csv), "--target", "label", "--method", method, "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert table["label"].value_counts().to_dict() == counts
+    assert list(table.columns) == ["a", "b", "c", "d", "label", "colour"]
+    assert set(table["colour"]) <= {"red", "blue"}
+    assert "written to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--target", "nope"], "--target 'nope'"),
+    (["--target", "label", "--method", "smote"], "SMOTENC"),
+    (["--target", "label", "--method", "smote-nc", "--k-neighbors", "200"], "k_neighbors"),
+])
+def test_resample_bad_input_writes_nothing(skewed_csv, tmp_path, argv, needle, capsys):
+    out = tmp_path / "out.csv"
+    assert main(["resample", str(skewed_csv), *argv, "--out", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not out.exists()
