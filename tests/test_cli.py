@@ -94,3 +94,34 @@ def test_resample_bad_input_writes_nothing(skewed_csv, tmp_path, argv, needle, c
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.fixture
+def harness_files(tmp_path):
+    rng = __import__("numpy").random.default_rng(0)
+    paths = []
+    for name, rate in (("llama", 0.75), ("mistral", 0.6)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"doc_id": i, "acc": int(rng.random() < rate), "resps": "..."}) + "\n"
+                                for i in range(200)))
+        paths.append(path)
+    return paths
+
+
+def test_compare_per_model_files(harness_files, tmp_path, capsys):
+    out = tmp_path / "compare.json"
+    assert main(["compare", *map(str, harness_files), "--metric", "acc", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "llama" in printed and "mcnemar" in printed
+    payload = json.loads(out.read_text())
+    assert payload["kind"] == "binary" and payload["n_items"] == 200 and len(payload["pairs"]) == 1
+
+
+def test_compare_bad_input_is_one_line(harness_files, tmp_path, capsys):
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"doc_id": 0, "acc": 1}) + "\n")
+    assert main(["compare", str(harness_files[0]), str(short), "--metric", "acc"]) == 1
+    err = capsys.readouterr().err
+    assert "unmatched item ids" in err and err.count("\n") == 1
+    assert main(["compare", str(harness_files[0]), str(harness_files[1]), "--metric", "nope"]) == 1
+    assert "--metric field 'nope'" in capsys.readouterr().err

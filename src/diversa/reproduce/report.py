@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import diversa
+from diversa.datasets.files import atomic_write_text
 from diversa.reproduce.runner import CheckResult, ReproductionResult
 
 VERDICT_STYLE = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
@@ -84,9 +84,9 @@ def write_report(results: Sequence[ReproductionResult], out_dir, *, command: str
     }
     for result in results:
         plot_reproduction(result, out / f"{result.reproduction.id}.png")
-    _atomic_write(out / "results.json", json.dumps(payload, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
     report = out / "report.md"
-    _atomic_write(report, render_markdown(results, payload))
+    atomic_write_text(report, render_markdown(results, payload))
     return report
 
 
@@ -145,11 +145,4 @@ def plot_reproduction(result: ReproductionResult, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
     os.replace(tmp, path)
