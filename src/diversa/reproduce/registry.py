@@ -1,24 +1,42 @@
 """The registry of reproductions: what each paper claims and how we test it.
 
 A reproduction module (one per paper, named after the paper's idea) defines a
-module-level ``REPRODUCTION = Reproduction(...)``. The registry knows the
-modules by name and imports one only when it is asked for, so listing stays
-cheap and a broken module cannot hide the others.
+module-level ``REPRODUCTION = Reproduction(...)``. Every module of
+``diversa.reproduce`` other than the framework's own is one; its id is the
+module name with ``_`` spelled ``-``. Modules are imported only when asked
+for, and other projects can add theirs with :func:`register`.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["greater", "less"]
 
-#: Reproduction id -> module defining its ``REPRODUCTION``.
-_MODULES: dict[str, str] = {
-    "smote": "diversa.reproduce.smote",
-}
+#: Modules of ``diversa.reproduce`` that are the framework, not papers.
+FRAMEWORK_MODULES = frozenset({"registry", "runner", "verdict", "report"})
+
+
+def _discover() -> dict[str, str]:
+    package = importlib.import_module("diversa.reproduce")
+    return {info.name.replace("_", "-"): f"diversa.reproduce.{info.name}"
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
+            if not info.ispkg and info.name not in FRAMEWORK_MODULES and not info.name.startswith("_")}
+
+
+#: Reproduction id -> module defining its ``REPRODUCTION`` (filled on first use).
+_MODULES: dict[str, str] = {}
+_EXTERNAL: dict[str, str] = {}
+
+
+def _modules() -> dict[str, str]:
+    if not _MODULES:
+        _MODULES.update(_discover())
+    return {**_MODULES, **_EXTERNAL}
 
 
 @dataclass(frozen=True)
@@ -104,23 +122,24 @@ def register(reproduction_id: str, module: str) -> None:
     Lets a project add its own claims to ``diversa reproduce``; the module must
     be importable by worker processes too (installed or on ``PYTHONPATH``).
     """
-    _MODULES[_normalize(reproduction_id)] = module
+    _EXTERNAL[_normalize(reproduction_id)] = module
 
 
 def available_ids() -> list[str]:
-    """Ids of the registered reproductions, in registration order."""
-    return list(_MODULES)
+    """Ids of the reproductions: diversa's own (alphabetical), then registered ones."""
+    return list(_modules())
 
 
 def get(reproduction_id: str) -> Reproduction:
     """The registered reproduction with this id (``-`` and ``_`` are interchangeable)."""
     key = _normalize(reproduction_id)
-    if key not in _MODULES:
+    modules = _modules()
+    if key not in modules:
         raise ValueError(
             f"unknown reproduction {reproduction_id!r}; available: {', '.join(available_ids())} "
             "(see `diversa reproduce --list`)."
         )
-    reproduction = importlib.import_module(_MODULES[key]).REPRODUCTION
+    reproduction = importlib.import_module(modules[key]).REPRODUCTION
     if _normalize(reproduction.id) != key:
-        raise ValueError(f"module {_MODULES[key]} defines reproduction {reproduction.id!r}, not {key!r}.")
+        raise ValueError(f"module {modules[key]} defines reproduction {reproduction.id!r}, not {key!r}.")
     return reproduction

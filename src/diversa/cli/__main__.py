@@ -1,0 +1,7 @@
+"""``python -m diversa.cli``."""
+
+import sys
+
+from diversa.cli import main
+
+sys.exit(main())
