@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     unknown = set(args.names) - set(discover())
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     rows = []
     for name in args.names or discover():
         module = importlib.import_module(f"benchmarks.bench_{name}")

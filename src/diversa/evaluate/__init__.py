@@ -1,7 +1,23 @@
 """Judging models.
 
-Resampling estimates, paired significance tests and multiple-comparison
-corrections, ROC utilities, tournaments across benchmarks, audits and
-benchmark harnesses. Every test returns a named result with ``statistic`` and
-``pvalue`` fields.
+Resampling estimates (holdout, bootstrap .632/.632+, cross-validation, nested
+CV; gathered in :mod:`diversa.evaluate.resampling`), significance tests and
+multiple-comparison corrections (:mod:`diversa.evaluate.significance`),
+paired comparisons over seeds or items (:mod:`diversa.evaluate.paired`,
+:mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`),
+tournaments across benchmarks, audits and benchmark harnesses. Every test
+returns a result that unpacks as ``statistic, pvalue``.
 """
+
+from diversa.evaluate.compare import compare_outcomes, read_outcomes
+from diversa.evaluate.paired import bootstrap_mean_ci, wilcoxon_signed_rank
+from diversa.evaluate.resampling import *  # noqa: F403
+from diversa.evaluate.resampling import __all__ as _resampling_names
+from diversa.evaluate.roc import auc_from_points, hull_membership, roc_convex_hull, roc_point
+from diversa.evaluate.significance import *  # noqa: F403
+from diversa.evaluate.significance import __all__ as _significance_names
+
+__all__ = [
+    "auc_from_points", "bootstrap_mean_ci", "compare_outcomes", "hull_membership", "read_outcomes",
+    "roc_convex_hull", "roc_point", "wilcoxon_signed_rank", *_resampling_names, *_significance_names,
+]
