@@ -24,9 +24,6 @@ Usage: ``python benchmarks/bench_evaluate.py [--quick]`` or ``python -m benchmar
 from __future__ import annotations
 
 import argparse
-import gc
-import statistics
-import time
 
 import numpy as np
 from mlxtend import __version__ as mlxtend_version
@@ -39,34 +36,19 @@ from sklearn.tree import DecisionTreeClassifier
 from diversa.evaluate.bootstrap import BootstrapOutOfBag, bootstrap_point632_score
 from diversa.evaluate.cv_tests import combined_ftest_5x2cv, paired_ttest_5x2cv
 
+try:
+    from benchmarks.timing import compare_timings, timed
+except ModuleNotFoundError:  # run as a script: python benchmarks/bench_evaluate.py
+    from timing import compare_timings, timed
+
 ANCHOR = f"mlxtend {mlxtend_version}"
-
-
-def timed(function):
-    """(seconds, result) of one call."""
-    gc.collect()
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
 
 
 def compare(name: str, ours, anchor, repeats: int) -> dict:
     """Median time of ``repeats`` interleaved calls of each side; checks both give the same numbers."""
-    ours_times, anchor_times, results = [], [], {}
-    for repeat in range(repeats):
-        pair = [("diversa", ours, ours_times), ("anchor", anchor, anchor_times)]
-        for side, function, times in pair if repeat % 2 == 0 else pair[::-1]:
-            seconds, results[side] = timed(function)
-            times.append(seconds)
-    row = {
-        "name": name,
-        "diversa_s": statistics.median(ours_times),
-        "anchor": ANCHOR,
-        "anchor_s": statistics.median(anchor_times),
-        "equal": bool(np.allclose(np.asarray(tuple(results["diversa"]), dtype=float),
-                                  np.asarray(tuple(results["anchor"]), dtype=float), rtol=0, atol=1e-10)),
-    }
-    row["ratio"] = row["diversa_s"] / row["anchor_s"]
+    row, ours_result, anchor_result = compare_timings(name, ours, anchor, ANCHOR, repeats)
+    row["equal"] = bool(np.allclose(np.asarray(tuple(ours_result), dtype=float),
+                                    np.asarray(tuple(anchor_result), dtype=float), rtol=0, atol=1e-10))
     return row
 
 

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
-import time
 import tracemalloc
 
 from imblearn.over_sampling import SMOTE as ImblearnSMOTE
 from sklearn.datasets import make_classification
 
 from diversa.data.resample import SMOTE
+
+try:
+    from benchmarks.timing import compare_timings
+except ModuleNotFoundError:  # run as a script: python benchmarks/bench_smote.py
+    from timing import compare_timings
 
 
 def make_data(n_samples: int, n_features: int = 20, seed: int = 0):
@@ -34,14 +37,6 @@ def make_data(n_samples: int, n_features: int = 20, seed: int = 0):
         n_samples=n_samples, n_features=n_features, n_informative=10, weights=[0.9],
         random_state=seed,
     )
-
-
-def wall_time(sampler, X, y) -> float:
-    """Seconds one ``fit_resample`` takes."""
-    gc.collect()
-    start = time.perf_counter()
-    sampler.fit_resample(X, y)
-    return time.perf_counter() - start
 
 
 def peak_traced_mb(sampler, X, y) -> float:
@@ -58,18 +53,8 @@ def compare(name: str, ours, anchor, X, y, repeats: int, memory: bool = True) ->
     """Median time of ``repeats`` interleaved runs of each sampler; one row of results."""
     ours.fit_resample(X[:2000], y[:2000])  # warm imports and caches for both
     anchor.fit_resample(X[:2000], y[:2000])
-    ours_times, anchor_times = [], []
-    for repeat in range(repeats):
-        pair = [(ours, ours_times), (anchor, anchor_times)]
-        for sampler, times in pair if repeat % 2 == 0 else pair[::-1]:
-            times.append(wall_time(sampler, X, y))
-    row = {
-        "name": name,
-        "diversa_s": statistics.median(ours_times),
-        "anchor": "imblearn.over_sampling.SMOTE",
-        "anchor_s": statistics.median(anchor_times),
-    }
-    row["ratio"] = row["diversa_s"] / row["anchor_s"]
+    row, _, _ = compare_timings(name, lambda: ours.fit_resample(X, y), lambda: anchor.fit_resample(X, y),
+                                "imblearn.over_sampling.SMOTE", repeats)
     if memory:
         row["diversa_peak_mb"] = peak_traced_mb(ours, X, y)
         row["anchor_peak_mb"] = peak_traced_mb(anchor, X, y)

@@ -20,7 +20,11 @@ and works as a step of ``imblearn.pipeline.Pipeline``. The building blocks
 :func:`value_difference_matrix`) are public for reuse and testing.
 """
 
-from .allocation import allocate_per_base, draw_uniform_pairs, n_synthetic_from_percentage
+from .allocation import (
+    allocate_per_base,
+    draw_uniform_pairs,
+    n_synthetic_from_percentage,
+)
 from .interpolation import interpolate
 from .neighbours import within_class_neighbours
 from .smote import SMOTE

@@ -14,8 +14,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_random_state, least_frequent
-from .allocation import allocate_per_base, draw_gaps, draw_neighbour_columns, draw_uniform_pairs
+from ._checks import as_random_state, check_enough_samples, least_frequent
+from .allocation import (
+    allocate_per_base,
+    draw_gaps,
+    draw_neighbour_columns,
+    draw_uniform_pairs,
+)
 from .strategy import counts_from_percentage, counts_from_sampling_strategy
 
 
@@ -81,6 +86,20 @@ def classes_to_oversample(estimator, plan: dict) -> list:
     if single_class_mode(estimator):
         return list(plan)
     return [label for label, n in plan.items() if n > 0]
+
+
+def plan_oversampling(estimator, y, classes, counts, k_neighbors: int) -> tuple[dict, dict]:
+    """The synthetic count per class and the rows of each class to over-sample.
+
+    Returns ``(plan, rows_by_class)``: ``plan`` maps every label to its number
+    of synthetic samples, ``rows_by_class`` maps each class that gets some (in
+    order) to its row indices, after checking it has ``k_neighbors + 1`` rows.
+    """
+    plan = plan_synthetic_counts(estimator, y, classes, counts)
+    rows_by_class = {label: np.flatnonzero(y == label) for label in classes_to_oversample(estimator, plan)}
+    for label, rows in rows_by_class.items():
+        check_enough_samples(len(rows), k_neighbors, label)
+    return plan, rows_by_class
 
 
 def single_class_mode(estimator) -> bool:

@@ -34,7 +34,6 @@ from sklearn.utils.validation import check_X_y
 from ._checks import (
     OutputFormat,
     as_random_state,
-    check_enough_samples,
     check_k_neighbors,
     check_labels,
     feature_names_of,
@@ -44,9 +43,8 @@ from ._oversampling import (
     ClassDraws,
     check_per_feature_gap,
     class_random_state,
-    classes_to_oversample,
     draw_smote_origins,
-    plan_synthetic_counts,
+    plan_oversampling,
     publish_class_draws,
 )
 from .interpolation import interpolate
@@ -180,11 +178,8 @@ class SMOTE(BaseEstimator):
         y, classes, counts = check_labels(y)
         k_neighbors = check_k_neighbors(self.k_neighbors)
         per_feature_gap = check_per_feature_gap(self.per_feature_gap)
-        plan = plan_synthetic_counts(self, y, classes, counts)
-        targets = classes_to_oversample(self, plan)
-        rows_by_class = {label: np.flatnonzero(y == label) for label in targets}
-        for label in targets:
-            check_enough_samples(len(rows_by_class[label]), k_neighbors, label)
+        plan, rows_by_class = plan_oversampling(self, y, classes, counts, k_neighbors)
+        targets = list(rows_by_class)
 
         n_samples, n_features = X.shape
         n_total = n_samples + sum(plan[label] for label in targets)

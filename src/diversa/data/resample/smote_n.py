@@ -37,7 +37,6 @@ from sklearn.base import BaseEstimator
 from ._checks import (
     OutputFormat,
     as_random_state,
-    check_enough_samples,
     check_k_neighbors,
     check_labels,
     check_y_matches,
@@ -45,8 +44,7 @@ from ._checks import (
 )
 from ._oversampling import (
     class_random_state,
-    classes_to_oversample,
-    plan_synthetic_counts,
+    plan_oversampling,
     publish_per_class,
     synthetic_labels,
 )
@@ -174,11 +172,8 @@ class SMOTEN(BaseEstimator):
         codes, values = table.nominal_codes(columns)
         _, class_codes = np.unique(y, return_inverse=True)
         deltas = [value_differences(codes[:, f], len(values[f]), class_codes, len(classes)) for f in columns]
-        plan = plan_synthetic_counts(self, y, classes, counts)
-        targets = classes_to_oversample(self, plan)
-        rows_by_class = {label: np.flatnonzero(y == label) for label in targets}
-        for label in targets:
-            check_enough_samples(len(rows_by_class[label]), k_neighbors, label)
+        plan, rows_by_class = plan_oversampling(self, y, classes, counts, k_neighbors)
+        targets = list(rows_by_class)
 
         imblearn_draws = self.sampling_strategy is not None
         shared_random_state = as_random_state(self.random_state)

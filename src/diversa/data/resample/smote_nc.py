@@ -34,7 +34,6 @@ from sklearn.base import BaseEstimator
 from ._checks import (
     OutputFormat,
     as_random_state,
-    check_enough_samples,
     check_k_neighbors,
     check_labels,
     check_y_matches,
@@ -44,9 +43,8 @@ from ._oversampling import (
     ClassDraws,
     check_per_feature_gap,
     class_random_state,
-    classes_to_oversample,
     draw_smote_origins,
-    plan_synthetic_counts,
+    plan_oversampling,
     publish_class_draws,
     synthetic_labels,
 )
@@ -148,11 +146,8 @@ class SMOTENC(BaseEstimator):
         codes, values = table.nominal_codes(nominal)
         k_neighbors = check_k_neighbors(self.k_neighbors)
         per_feature_gap = check_per_feature_gap(self.per_feature_gap)
-        plan = plan_synthetic_counts(self, y, classes, counts)
-        targets = classes_to_oversample(self, plan)
-        rows_by_class = {label: np.flatnonzero(y == label) for label in targets}
-        for label in targets:
-            check_enough_samples(len(rows_by_class[label]), k_neighbors, label)
+        plan, rows_by_class = plan_oversampling(self, y, classes, counts, k_neighbors)
+        targets = list(rows_by_class)
 
         imblearn_draws = self.sampling_strategy is not None
         shared_random_state = as_random_state(self.random_state)

@@ -23,7 +23,12 @@ import numbers
 
 import numpy as np
 
-from ._checks import check_label_present, check_percentage, least_frequent, most_frequent
+from ._checks import (
+    check_label_present,
+    check_percentage,
+    least_frequent,
+    most_frequent,
+)
 from .allocation import n_synthetic_from_percentage
 
 _NAMED_STRATEGIES = ("auto", "minority", "not minority", "not majority", "all")
