@@ -43,3 +43,13 @@ def test_bad_options():
         bootstrap_mean_ci([1.0, 2.0], confidence=1.5)
     with pytest.raises(ValueError, match="alternative"):
         wilcoxon_signed_rank([1.0, 2.0], alternative="bigger")
+
+
+def test_bootstrap_mean_ci_agrees_with_the_generic_bootstrap():
+    from diversa.evaluate.bootstrap_intervals import bootstrap_statistic
+
+    d = np.random.default_rng(1).normal(0.2, 1.0, size=25)
+    fast = bootstrap_mean_ci(d, n_resamples=500, random_state=3)
+    generic = bootstrap_statistic(d, np.mean, n_rounds=500, alpha=0.05, random_state=3)
+    assert fast.mean == pytest.approx(generic.original)
+    assert (fast.low, fast.high) == pytest.approx(tuple(generic.ci), abs=1e-12)
