@@ -9,6 +9,7 @@ scikit-learn (:func:`load_bundled`), and table files for the command line
 from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
 from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
+from diversa.datasets.multitask import MultitaskData, RandomFourierFunction, make_multitask_outlier
 
 __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced",
-           "read_table", "write_table"]
+           "read_table", "write_table", "MultitaskData", "RandomFourierFunction", "make_multitask_outlier"]
