@@ -15,7 +15,7 @@ $(BIN)/python:
 
 # torch is pinned to 2.13.0 in pyproject.toml (a CPU build); pip resolves it first.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[reproduce]'
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
