@@ -1,0 +1,307 @@
+"""Reproduction of the Dice-loss claim: DSC beats cross-entropy on F1 in imbalanced tasks.
+
+Li, Sun, Meng, Liang, Wu, Li, "Dice Loss for Data-imbalanced NLP Tasks",
+ACL 2020, arXiv:1911.02855.
+
+Design (spec ``tabular.md#dice-loss``), one trial = one seed, all losses
+trained from the same initialisation on the same mini-batch order:
+
+* Task A, imbalanced token tagging (:func:`diversa.datasets.tagging.make_tagging_data`,
+  ~4% positive tokens, 2000/500/1000 train/val/test sequences): Embedding(300, 32)
+  -> 1-layer BiGRU(64) -> Linear(128, 1), Adam lr 3e-3, batch 32, 8 epochs,
+  padding mask in every loss.
+* Task B, imbalanced binary classification (``make_classification`` with 5%
+  positives, 2% label noise, 60/20/20 stratified split, standardised):
+  MLP 20-64-64-1, same optimiser and loss set.
+* Task C, negative control: ``load_digits`` (10 balanced classes), MLP
+  64-64-10, cross-entropy vs multi-class DSC, scored by accuracy.
+
+Losses on binary heads: BCE, WBCE (``pos_weight = n_neg/n_pos``), focal loss
+(``g = 2``), plain Dice DL (``alpha = 0``, squared denominator, batch form),
+DSC (``alpha = 0.01``, squared denominator, batch form: the official setting),
+DSC with per-example reduction, and Tversky TL (``a = 0.3``, ``b = 0.7``).
+Quick mode trains BCE, FL, DL and DSC only (the checks need no more); full mode
+trains all seven and reports the others in the diagnostics.
+
+Metrics: F1 of the positive class at threshold 0.5 (the paper's decision rule),
+F1 at the threshold that maximises validation F1, and the predicted-positive
+rate against the true rate. Deviations from the spec, each stated here:
+
+* The spec runs task C in full mode only, but a reproduction declares the same
+  checks in both modes, so the (cheap) control runs in quick mode too.
+* The spec's TL entry gives no reduction; like DL and DSC on binary heads it
+  uses the set-level (batch) form here.
+* Trials: 6 quick, 10 full (the spec's 3/5 cannot reach p < 0.05 with the
+  framework's one-sided Wilcoxon test, whose smallest p with 5 pairs is 0.031).
+  To fit six trials into the quick-mode budget, quick mode trains the tagger
+  on 600 sequences instead of 2000 (validation and test sets keep their size).
+* Task C trains 20 epochs (the spec does not say; 8 leave the MLP visibly
+  unconverged on digits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits, make_classification
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from diversa.datasets.tagging import make_tagging_data
+from diversa.nn.losses import dice_loss, tversky_loss
+from diversa.reproduce.registry import Check, Reproduction, TrialResult
+
+#: Task A sizes (sequences) and generator settings (spec).
+TAGGING = {"n_train": 2000, "n_val": 500, "n_test": 1000, "L": 40, "vocab": 300}
+#: Task A training sequences in quick mode (the BiGRU dominates the run time).
+QUICK_N_TRAIN = 600
+#: Task B data (spec).
+CLASSIFICATION = {"n_samples": 6000, "n_features": 20, "n_informative": 6, "weights": [0.95],
+                  "flip_y": 0.02, "class_sep": 0.8}
+EPOCHS = 8
+CONTROL_EPOCHS = 20
+BATCH_SIZE = 32
+LEARNING_RATE = 3e-3
+QUICK_LOSSES = ("BCE", "FL", "DL", "DSC")
+FULL_LOSSES = ("BCE", "WBCE", "FL", "DL", "DSC", "DSC-example", "TL")
+
+
+# ----------------------------------------------------------------------------- models
+
+class BiGRUTagger(nn.Module):
+    """Embedding -> one bidirectional GRU layer -> one logit per token.
+
+    Sequences are not packed (packing is slower here): the backward direction
+    reads the trailing padding first, whose embedding is fixed at zero
+    (``padding_idx=0``); the loss masks the padded positions.
+    """
+
+    def __init__(self, vocab: int = 300, embedding_dim: int = 32, hidden: int = 64):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embedding_dim, padding_idx=0)
+        self.gru = nn.GRU(embedding_dim, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, 1)
+
+    def forward(self, tokens):                     # (B, L) -> (B, L)
+        states, _ = self.gru(self.embed(tokens))
+        return self.head(states).squeeze(-1)
+
+
+def mlp(n_in: int, n_out: int, hidden: int = 64) -> nn.Module:
+    """Two hidden ReLU layers; ``n_out = 1`` gives a binary head of one logit per row, shape (N,)."""
+    layers = [nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out)]
+    return nn.Sequential(*layers, *([nn.Flatten(0)] if n_out == 1 else []))
+
+
+# ----------------------------------------------------------------------------- losses on binary heads
+
+def binary_focal_loss(logits, target, mask, gamma: float = 2.0):
+    """Focal loss ``-(1 - p_t)^g log p_t`` of a sigmoid head, mean over unmasked positions.
+
+    Equals the softmax focal loss on the logits ``[0, z]`` (the spec's binary
+    form; the official code stacks ``[1-p, p]``).
+    """
+    signed = torch.where(target.bool(), logits, -logits)
+    log_pt = F.logsigmoid(signed)
+    per_position = -((1 - log_pt.exp()) ** gamma) * log_pt
+    return per_position[mask].mean()
+
+
+def make_binary_loss(name: str, pos_weight: float):
+    """The loss ``name`` as a function ``(logits, target, mask) -> scalar`` for a sigmoid head."""
+    if name == "BCE":
+        return lambda z, y, m: F.binary_cross_entropy_with_logits(z[m], y[m].to(z.dtype))
+    if name == "WBCE":
+        weight = torch.tensor(pos_weight)
+        return lambda z, y, m: F.binary_cross_entropy_with_logits(z[m], y[m].to(z.dtype), pos_weight=weight)
+    if name == "FL":
+        return binary_focal_loss
+    if name == "DL":
+        return lambda z, y, m: dice_loss(z, y, m, alpha=0.0, smooth=1.0, square_denominator=True, reduction="batch")
+    if name == "DSC":
+        return lambda z, y, m: dice_loss(z, y, m, alpha=0.01, smooth=1.0, square_denominator=True,
+                                         reduction="batch")
+    if name == "DSC-example":
+        return lambda z, y, m: dice_loss(z, y, m, alpha=0.01, smooth=1.0, square_denominator=True,
+                                         reduction="example")
+    if name == "TL":
+        return lambda z, y, m: tversky_loss(z, y, m, fp_weight=0.3, fn_weight=0.7, smooth=1.0, reduction="batch")
+    raise ValueError(f"unknown loss {name!r}.")
+
+
+# ----------------------------------------------------------------------------- training and scoring
+
+def train(model: nn.Module, inputs, target, mask, loss_fn, *, seed: int, epochs: int) -> nn.Module:
+    """Adam on shuffled mini-batches; the batch order depends on ``seed`` only."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    order = torch.Generator().manual_seed(seed)
+    n = inputs.shape[0]
+    model.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(n, generator=order).split(BATCH_SIZE):
+            optimiser.zero_grad()
+            loss_fn(model(inputs[batch]), target[batch], mask[batch]).backward()
+            optimiser.step()
+    return model
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, inputs) -> torch.Tensor:
+    """Sigmoid probabilities of a binary-head model, in evaluation mode."""
+    model.eval()
+    return torch.sigmoid(model(inputs))
+
+
+def f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    """F1 of the positive class (0 when there is no true or predicted positive)."""
+    tp = float(np.sum(predicted & (y == 1)))
+    denominator = float(np.sum(predicted)) + float(np.sum(y == 1))
+    return 2 * tp / denominator if denominator else 0.0
+
+
+def best_threshold(y: np.ndarray, prob: np.ndarray) -> float:
+    """The threshold ``t`` (predict ``prob > t``) with the highest F1 on (y, prob)."""
+    candidates = np.unique(np.quantile(prob, np.linspace(0, 1, 201)))
+    candidates = np.concatenate([[0.5], candidates[candidates < 1]])
+    scores = [f1(y, prob > t) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def score(y_val, p_val, y_test, p_test) -> dict[str, float]:
+    """F1 at 0.5, F1 at the validation-tuned threshold, predicted and true positive rates."""
+    threshold = best_threshold(y_val, p_val)
+    return {"f1": f1(y_test, p_test > 0.5), "f1_tuned": f1(y_test, p_test > threshold), "threshold": threshold,
+            "pred_rate": float(np.mean(p_test > 0.5)), "true_rate": float(np.mean(y_test))}
+
+
+def run_tagging(seed: int, losses, n_train: int = TAGGING["n_train"]) -> dict[str, dict[str, float]]:
+    """Task A: every loss in ``losses`` on one draw of the tagging data."""
+    sizes = (n_train, TAGGING["n_val"], TAGGING["n_test"])
+    data = make_tagging_data(sum(sizes), L=TAGGING["L"], vocab=TAGGING["vocab"], seed=seed)
+    tokens, labels, mask = (torch.as_tensor(a) for a in data)
+    train_ids, val_ids, test_ids = torch.arange(sum(sizes)).split(sizes)
+    y_train = labels[train_ids][mask[train_ids]]
+    pos_weight = float((y_train == 0).sum() / (y_train == 1).sum())
+    results = {}
+    for name in losses:
+        torch.manual_seed(seed)
+        model = train(BiGRUTagger(TAGGING["vocab"]), tokens[train_ids], labels[train_ids], mask[train_ids],
+                      make_binary_loss(name, pos_weight), seed=seed, epochs=EPOCHS)
+        p_val = predict_proba(model, tokens[val_ids])[mask[val_ids]].numpy()
+        p_test = predict_proba(model, tokens[test_ids])[mask[test_ids]].numpy()
+        results[name] = score(labels[val_ids][mask[val_ids]].numpy(), p_val,
+                              labels[test_ids][mask[test_ids]].numpy(), p_test)
+    return results
+
+
+def _split(X, y, seed: int):
+    X_train, X_rest, y_train, y_rest = train_test_split(X, y, test_size=0.4, stratify=y, random_state=seed)
+    X_val, X_test, y_val, y_test = train_test_split(X_rest, y_rest, test_size=0.5, stratify=y_rest,
+                                                    random_state=seed)
+    scaler = StandardScaler().fit(X_train)
+
+    def as_tensor(a):
+        return torch.as_tensor(scaler.transform(a), dtype=torch.float32)
+
+    return as_tensor(X_train), as_tensor(X_val), as_tensor(X_test), y_train, y_val, y_test
+
+
+def run_classification(seed: int, losses) -> dict[str, dict[str, float]]:
+    """Task B: every loss in ``losses`` on one draw of the imbalanced classification data."""
+    X, y = make_classification(random_state=seed, **CLASSIFICATION)
+    X_train, X_val, X_test, y_train, y_val, y_test = _split(X, y, seed)
+    target = torch.as_tensor(y_train)
+    everywhere = torch.ones(len(y_train), dtype=torch.bool)
+    pos_weight = float((y_train == 0).sum() / (y_train == 1).sum())
+    results = {}
+    for name in losses:
+        torch.manual_seed(seed)
+        model = train(mlp(X.shape[1], 1), X_train, target, everywhere, make_binary_loss(name, pos_weight),
+                      seed=seed, epochs=EPOCHS)
+        results[name] = score(y_val, predict_proba(model, X_val).numpy(), y_test, predict_proba(model, X_test).numpy())
+    return results
+
+
+def run_control(seed: int) -> dict[str, float]:
+    """Task C: test accuracy of cross-entropy and multi-class DSC on the balanced digits task."""
+    X, y = load_digits(return_X_y=True)
+    X_train, _, X_test, y_train, _, y_test = _split(X, y, seed)
+    target = torch.as_tensor(y_train)
+    everywhere = torch.ones(len(y_train), dtype=torch.bool)
+    objectives = {
+        "CE": lambda z, t, m: F.cross_entropy(z, t),
+        "DSC": lambda z, t, m: dice_loss(z, t, m, alpha=0.01, smooth=1.0, square_denominator=True),
+    }
+    accuracy = {}
+    for name, objective in objectives.items():
+        torch.manual_seed(seed)
+        model = train(mlp(X.shape[1], 10), X_train, target, everywhere, objective, seed=seed, epochs=CONTROL_EPOCHS)
+        model.eval()
+        with torch.no_grad():
+            accuracy[name] = float((model(X_test).argmax(-1).numpy() == y_test).mean())
+    return accuracy
+
+
+def run_trial(seed: int, quick: bool) -> TrialResult:
+    """One seed: tasks A, B and C with the mode's loss set."""
+    losses = QUICK_LOSSES if quick else FULL_LOSSES
+    tagging = run_tagging(seed, losses, QUICK_N_TRAIN if quick else TAGGING["n_train"])
+    classification = run_classification(seed, losses)
+    control = run_control(seed)
+    gap = {name: abs(r["pred_rate"] - r["true_rate"]) for name, r in tagging.items()}
+    return TrialResult(
+        pairs={
+            "tagging-f1": (tagging["BCE"]["f1"], tagging["DSC"]["f1"]),
+            "classification-f1": (classification["BCE"]["f1"], classification["DSC"]["f1"]),
+            "tagging-f1-tuned": (tagging["BCE"]["f1_tuned"], tagging["DSC"]["f1_tuned"]),
+            "positive-rate-gap": (gap["BCE"], gap["DSC"]),
+            "dsc-vs-focal": (tagging["FL"]["f1"], tagging["DSC"]["f1"]),
+            "dsc-vs-dice": (tagging["DL"]["f1"], tagging["DSC"]["f1"]),
+            "accuracy-control": (control["CE"] + 0.005, control["DSC"]),
+        },
+        diagnostics={"tagging": tagging, "classification": classification, "control_accuracy": control},
+    )
+
+
+REPRODUCTION = Reproduction(
+    id="dice-loss",
+    title="Dice Loss for Data-imbalanced NLP Tasks",
+    arxiv="1911.02855",
+    claim=("Training on the self-adjusting Dice loss (DSC) instead of cross-entropy improves F1 on "
+           "data-imbalanced tagging and classification tasks, more than focal loss and plain Dice do, "
+           "while on balanced accuracy-oriented tasks it is no better than cross-entropy."),
+    paper_result=("BERT backbones: NER F1 CoNLL03 93.04 -> 93.33, OntoNotes5 91.11 -> 92.07, MSRA 95.75 -> 96.72, "
+                  "OntoNotes4 82.11 -> 84.47; POS CTB5 96.06 -> 97.92; MRPC 88.0 -> 88.92, QQP 91.3 -> 92.11 "
+                  "(DSC > DL > FL > CE typical); SST-2 accuracy 94.90 (CE) vs 94.84 (DSC). "
+                  "Decimals as recalled, unverified."),
+    setup=("A: synthetic tagging (~4% positive tokens, a positive needs one token of context), BiGRU tagger; "
+           "B: make_classification with 5% positives, MLP 20-64-64-1; C: digits, MLP 64-64-10. Adam 3e-3, "
+           "batch 32, 8 epochs (C: 20); same init and batch order for every loss; DSC alpha=0.01, smooth=1, "
+           "squared denominator, batch form on binary heads; F1 on the test split, threshold 0.5 unless tuned."),
+    checks=(
+        Check("tagging-f1", "token F1 @0.5 (task A)", "BCE", "DSC", "greater",
+              "DSC gives a higher tagging F1 than cross-entropy",
+              "NER +0.3 to +2.4 F1, POS +1.8 to +2.2"),
+        Check("classification-f1", "F1 @0.5 (task B)", "BCE", "DSC", "greater",
+              "DSC gives a higher F1 than cross-entropy on imbalanced classification",
+              "MRPC +0.9, QQP +0.8 F1"),
+        Check("tagging-f1-tuned", "token F1 @val-tuned threshold (task A)", "BCE", "DSC", "greater",
+              "the F1 gain survives tuning the decision threshold on validation data",
+              "not tested in the paper (it predicts at 0.5)"),
+        Check("positive-rate-gap", "|predicted - true positive rate| (task A)", "BCE", "DSC", "less",
+              "DSC's 0.5-threshold decisions match the true positive rate more closely (F1-aligned)",
+              "mechanism stated in the paper, not measured"),
+        Check("dsc-vs-focal", "token F1 @0.5 (task A)", "FL", "DSC", "greater",
+              "DSC beats focal loss", "DSC > FL on every NER data set"),
+        Check("dsc-vs-dice", "token F1 @0.5 (task A)", "DL", "DSC", "greater",
+              "the self-adjusting factor adds to plain Dice", "DSC > DL on every NER data set"),
+        Check("accuracy-control", "digits accuracy (task C)", "CE + 0.005", "DSC", "less",
+              "on a balanced accuracy task DSC is no better than cross-entropy (+0.5 point margin)",
+              "SST-2 94.90 CE vs 94.84 DSC"),
+    ),
+    run_trial=run_trial,
+    quick_trials=6,
+    full_trials=10,
+)

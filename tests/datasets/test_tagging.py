@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from diversa.datasets.tagging import TaggingData, make_tagging_data
+
+
+def test_shapes_padding_and_determinism():
+    data = make_tagging_data(200, L=30, seed=3)
+    assert isinstance(data, TaggingData)
+    tokens, labels, mask = data
+    assert tokens.shape == labels.shape == mask.shape == (200, 30)
+    assert tokens.dtype == labels.dtype == np.int64 and mask.dtype == bool
+    lengths = mask.sum(1)
+    assert lengths.min() >= 15 and lengths.max() <= 30
+    assert np.all(mask == (np.arange(30)[None, :] < lengths[:, None]))   # padding only at the end
+    assert np.all(tokens[~mask] == 0) and np.all(tokens[mask] > 0) and not labels[~mask].any()
+    again = make_tagging_data(200, L=30, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(data, again))
+    assert not np.array_equal(tokens, make_tagging_data(200, L=30, seed=4).tokens)
+
+
+def test_labels_follow_the_entity_trigger_rule_and_the_rate_is_a_few_percent():
+    tokens, labels, mask = make_tagging_data(3000, flip=0.0, seed=0)
+    entity, strong = (tokens >= 1) & (tokens <= 30), (tokens >= 1) & (tokens <= 15)
+    trigger = (tokens >= 31) & (tokens <= 40)
+    after_trigger = np.zeros_like(trigger)
+    after_trigger[:, 1:] = trigger[:, :-1]
+    assert np.array_equal(labels.astype(bool), entity & (strong | after_trigger))
+    # context matters: weak entities are positive only after a trigger
+    weak = entity & ~strong
+    assert labels[weak & after_trigger].all() and not labels[weak & ~after_trigger].any()
+    assert (weak & after_trigger).sum() > 0
+    assert 0.03 < labels[mask].mean() < 0.06
+    assert entity[mask].mean() == pytest.approx(0.08, abs=0.005)
+
+
+def test_flip_turns_a_fraction_of_positives_negative():
+    clean = make_tagging_data(3000, flip=0.0, seed=1).labels
+    noisy = make_tagging_data(3000, flip=0.2, seed=1).labels
+    assert not np.any(noisy & ~clean)                      # flips only remove positives
+    assert (clean.sum() - noisy.sum()) / clean.sum() == pytest.approx(0.2, abs=0.03)
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="n_seq"):
+        make_tagging_data(0)
+    with pytest.raises(TypeError, match="L"):
+        make_tagging_data(5, L=4.0)
+    with pytest.raises(ValueError, match="vocab"):
+        make_tagging_data(5, vocab=35)
+    with pytest.raises(ValueError, match="flip"):
+        make_tagging_data(5, flip=1.5)
+    with pytest.raises(ValueError, match="entity_rate"):
+        make_tagging_data(5, entity_rate=-0.1)
