@@ -11,7 +11,8 @@ from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
 from diversa.datasets.multitask import MultitaskData, RandomFourierFunction, make_multitask_outlier
 from diversa.datasets.tagging import TaggingData, make_tagging_data
+from diversa.datasets.timestamped_text import TemporalTextWorld
 
 __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced",
            "read_table", "write_table", "MultitaskData", "RandomFourierFunction", "make_multitask_outlier",
-           "TaggingData", "make_tagging_data"]
+           "TaggingData", "make_tagging_data", "TemporalTextWorld"]
