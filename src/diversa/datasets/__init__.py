@@ -6,6 +6,7 @@ scikit-learn (:func:`load_bundled`), and table files for the command line
 (:func:`read_table`, :func:`write_table`). Nothing here trains a model.
 """
 
+from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set, make_validation_set, overlap_fraction
 from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
 from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
@@ -15,4 +16,5 @@ from diversa.datasets.timestamped_text import TemporalTextWorld
 
 __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced",
            "read_table", "write_table", "MultitaskData", "RandomFourierFunction", "make_multitask_outlier",
-           "TaggingData", "make_tagging_data", "TemporalTextWorld"]
+           "TaggingData", "make_tagging_data", "TemporalTextWorld",
+           "AlgoBatch", "AlgoTasks", "make_test_set", "make_validation_set", "overlap_fraction"]

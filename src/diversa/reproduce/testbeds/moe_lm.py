@@ -1,0 +1,68 @@
+"""Trained TinyLM fixtures shared by the MoE reproductions (AdaMoE, SCMoE), cached on disk.
+
+``base_moe(seed, steps)`` is the spec's "base MoE" checkpoint (``experts.md``
+0.5): a 2-layer d=64 :class:`~diversa.nn.models.TinyLM` with 8 GELU experts
+of width 64 and top-2 routing, trained on the four core AlgoTasks tasks
+(stream seed = ``seed``). Deliberately under-trained checkpoints leave room for
+AdaMoE fine-tuning (arXiv:2406.13233) and for SCMoE decoding to fix errors
+(arXiv:2405.14507).
+
+Checkpoints are cached as ``$DIVERSA_CACHE/experts/<name>_<seed>_<hash>.pt``
+(default ``~/.cache/diversa``); ``DIVERSA_CACHE=0`` disables caching. Writes go
+through a temporary file and an atomic rename, so parallel trials may build the
+same checkpoint safely.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from diversa.datasets.algotasks import AlgoTasks
+from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig, config_key
+from diversa.nn.training import train_lm
+
+__all__ = ["base_moe", "base_moe_config", "cache_dir"]
+
+
+def cache_dir() -> Path | None:
+    """``$DIVERSA_CACHE/experts`` (default ``~/.cache/diversa/experts``); None when caching is off."""
+    root = os.environ.get("DIVERSA_CACHE", "")
+    if root == "0":
+        return None
+    return Path(root or Path.home() / ".cache" / "diversa") / "experts"
+
+
+def base_moe_config(num_experts: int = 8, top_k: int = 2, d_expert: int = 64, n_layers: int = 2) -> TinyLMConfig:
+    """The spec's base MoE TinyLM: d=64, 4 heads, GELU experts, Switch LBL 1e-2, z-loss 1e-3."""
+    return TinyLMConfig(n_layers=n_layers, moe=MoEConfig(num_experts=num_experts, top_k=top_k, d_expert=d_expert))
+
+
+def base_moe(seed: int, steps: int = 1000, batch_size: int = 64, lr: float = 3e-3,
+             config: TinyLMConfig | None = None) -> TinyLM:
+    """A base MoE TinyLM trained ``steps`` steps on the core tasks (cached); returned in eval mode."""
+    config = base_moe_config() if config is None else config
+    key = f"base_moe_{seed}_{steps}_{batch_size}_{lr:g}_{config_key(config)}"
+    directory = cache_dir()
+    path = None if directory is None else directory / f"{key}.pt"
+    if path is not None and path.exists():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model = TinyLM(copy.deepcopy(config))
+            model.load_state_dict(state)
+            return model.eval()
+        except (RuntimeError, EOFError, OSError):
+            pass  # a corrupt or stale file: rebuild it below
+    torch.manual_seed(seed)
+    model = TinyLM(copy.deepcopy(config))
+    train_lm(model, AlgoTasks(seed=seed), steps, lr=lr, batch_size=batch_size, seed=seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            torch.save(model.state_dict(), handle)
+        os.replace(handle.name, path)
+    return model.eval()
