@@ -1,0 +1,50 @@
+"""Weight merging: pure functions over state dicts, plus a streaming engine.
+
+Every merge method is a pure function whose signature is its configuration
+schema (as in mergekit): it takes the base state dict, the fine-tuned ones and
+typed parameters, computes in float32, casts back to the base dtype and never
+mutates its inputs. :mod:`diversa.combine.merge.engine` applies the same
+functions to safetensors checkpoints one tensor at a time (``diversa merge``).
+
+Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, magnitude
+pruning, linear interpolation, PCB-Merging, Twin-Merging and Reversible Model
+Merging; see each module for its paper.
+"""
+
+import importlib
+
+from diversa.combine.merge.averaging import weight_average
+from diversa.combine.merge.dare import dare, dare_merging, dare_tensor
+from diversa.combine.merge.interpolation import linear_interpolation
+from diversa.combine.merge.keys import StateDict, merge_keys
+from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
+from diversa.combine.merge.pcb import pcb_merging, pcb_scores
+from diversa.combine.merge.rmm import RMMBasis, factors_from_lora, factors_from_svd, rmm_fit, storage_ratio
+from diversa.combine.merge.selection import normalized_accuracy, select_by_validation
+from diversa.combine.merge.task_arithmetic import task_arithmetic
+from diversa.combine.merge.task_vectors import add_task_vector, task_vectors
+from diversa.combine.merge.ties import disjoint_merge, elect_sign, magnitude_trim, ties_merging, ties_tensor
+
+#: Loaded on first use, so that the streaming engine does not pay for
+#: scikit-learn (Twin-Merging's estimator base class).
+_LAZY = {"TwinMerging": "twin", "compress_svd": "twin"}
+
+__all__ = [
+    "RMMBasis", "StateDict", "TwinMerging", "add_task_vector", "compress_svd", "dare", "dare_merging",
+    "dare_tensor", "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd",
+    "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "merge_keys", "normalized_accuracy",
+    "pcb_merging", "pcb_scores", "rmm_fit", "select_by_validation", "storage_ratio", "task_arithmetic",
+    "task_vectors", "ties_merging", "ties_tensor", "weight_average",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

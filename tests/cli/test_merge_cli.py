@@ -1,0 +1,95 @@
+"""``diversa merge``: a YAML config on locally written checkpoints, and one-line errors."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from diversa import cli
+from diversa.combine.merge import ties_merging
+
+
+def test_merge_is_a_registered_command():
+    assert "merge" in cli.COMMANDS
+
+
+def _write_models(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    base = {"a.weight": torch.randn(5, 3, generator=g), "b.bias": torch.randn(5, generator=g)}
+    models = [{k: v + 0.05 * torch.randn(v.shape, generator=g) for k, v in base.items()} for _ in range(2)]
+    for name, sd in [("base", base), ("m1", models[0]), ("m2", models[1])]:
+        (tmp_path / name).mkdir()
+        save_file(sd, tmp_path / name / "model.safetensors")
+    (tmp_path / "base" / "config.json").write_text(json.dumps({"model_type": "toy"}))
+    return base, models
+
+
+CONFIG = """\
+merge_method: ties
+base_model: base
+models:
+  - model: base
+  - model: m1
+    parameters: {weight: 1.0, density: 0.5}
+  - model: m2
+    parameters: {weight: 0.5, density: 0.5}
+parameters: {normalize: true}
+dtype: float32
+"""
+
+
+def test_merge_yaml_relative_to_config(tmp_path, capsys):
+    base, models = _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(CONFIG)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet"]) == 0
+    assert "merged 2 model(s) with ties" in capsys.readouterr().out
+    out = load_file(tmp_path / "out" / "model.safetensors")
+    expected = ties_merging(base, models, density=0.5, weights=[1.0, 0.5], convention="mergekit")
+    for k in expected:
+        torch.testing.assert_close(out[k], expected[k])
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["torch_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("text,needle", [
+    (CONFIG.replace("ties", "frankenmerge"), "unknown merge_method 'frankenmerge'"),
+    (CONFIG.replace("normalize", "normalise"), "unknown parameter 'normalise'"),
+    (CONFIG.replace("density: 0.5}\n  - model: m2", "density: 5}\n  - model: m2"), "density"),
+])
+def test_config_errors_are_one_line(tmp_path, capsys, text, needle):
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(text)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_shard_size(tmp_path, capsys):
+    assert cli.main(["merge", "x.yaml", str(tmp_path / "o"), "--max-shard-size", "huge"]) == 2
+    assert "--max-shard-size" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_merged_llama_loads_in_transformers(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32)
+    torch.manual_seed(0)
+    sds = []
+    for name in ("base", "m1", "m2"):
+        model = transformers.LlamaForCausalLM(config)
+        model.save_pretrained(tmp_path / name)
+        sds.append(load_file(tmp_path / name / "model.safetensors"))
+    (tmp_path / "merge.yaml").write_text(CONFIG.replace("dtype: float32", "dtype: bfloat16"))
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet",
+                     "--max-shard-size", "4KB"]) == 0
+    assert (tmp_path / "out" / "model.safetensors.index.json").is_file()
+    merged = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "out")
+    expected = ties_merging(sds[0], sds[1:], density=0.5, weights=[1.0, 0.5], convention="mergekit")
+    state = merged.state_dict()
+    for k, v in expected.items():
+        if k in state:
+            torch.testing.assert_close(state[k].float(), v.to(torch.bfloat16).float())
+    logits = merged(torch.tensor([[1, 2, 3]])).logits
+    assert logits.shape == (1, 3, 64) and torch.isfinite(logits).all()
