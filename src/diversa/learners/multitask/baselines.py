@@ -28,19 +28,46 @@ from diversa.learners.multitask.robust_boosting import (
 )
 
 
-class _Pooled:
+class _PerTaskCount:
+    """Hyper-parameters of the baselines with one tree count (shared by regressor and classifier)."""
+
+    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=2, subsample=1.0,
+                 init="zero", task_col=None, random_state=None):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.subsample = subsample
+        self.init = init
+        self.task_col = task_col
+        self.random_state = random_state
+
+
+class _Pooled(_PerTaskCount):
     def _blocks(self):
         _check_int("n_estimators", self.n_estimators, 1)
         return self.n_estimators, 0, 0
 
 
-class _SingleTask:
+class _SingleTask(_PerTaskCount):
     def _blocks(self):
         _check_int("n_estimators", self.n_estimators, 1)
         return 0, 0, self.n_estimators
 
 
 class _MTGB:
+    def __init__(self, n_iter_1st=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3, max_leaf_nodes=2,
+                 subsample=1.0, init="zero", task_col=None, random_state=None):
+        self.n_iter_1st = n_iter_1st
+        self.n_iter_3rd = n_iter_3rd
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.subsample = subsample
+        self.init = init
+        self.task_col = task_col
+        self.random_state = random_state
+
     def _blocks(self):
         _check_int("n_iter_1st", self.n_iter_1st, 0)
         _check_int("n_iter_3rd", self.n_iter_3rd, 0)
@@ -57,34 +84,12 @@ class PooledGBRegressor(_Pooled, MultiTaskRegressorBase):
     :class:`~diversa.learners.multitask.robust_boosting.RMTGBRegressor`.
     """
 
-    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=2, subsample=1.0,
-                 init="zero", task_col=None, random_state=None):
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
-
 
 class PooledGBClassifier(_Pooled, MultiTaskClassifierBase):
     """Pooled boosting for classification (softmax cross-entropy, one raw score per class).
 
     See :class:`PooledGBRegressor`; adds ``predict_proba`` and ``classes_``.
     """
-
-    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=2, subsample=1.0,
-                 init="zero", task_col=None, random_state=None):
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
 
 
 class SingleTaskGBRegressor(_SingleTask, MultiTaskRegressorBase):
@@ -96,31 +101,9 @@ class SingleTaskGBRegressor(_SingleTask, MultiTaskRegressorBase):
     :class:`~diversa.learners.multitask.robust_boosting.RMTGBRegressor`.
     """
 
-    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=2, subsample=1.0,
-                 init="zero", task_col=None, random_state=None):
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
-
 
 class SingleTaskGBClassifier(_SingleTask, MultiTaskClassifierBase):
     """Single-task boosting for classification; see :class:`SingleTaskGBRegressor`."""
-
-    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=2, subsample=1.0,
-                 init="zero", task_col=None, random_state=None):
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
 
 
 class MTGBRegressor(_MTGB, MultiTaskRegressorBase):
@@ -132,30 +115,6 @@ class MTGBRegressor(_MTGB, MultiTaskRegressorBase):
     :class:`~diversa.learners.multitask.robust_boosting.RMTGBRegressor`.
     """
 
-    def __init__(self, n_iter_1st=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3, max_leaf_nodes=2,
-                 subsample=1.0, init="zero", task_col=None, random_state=None):
-        self.n_iter_1st = n_iter_1st
-        self.n_iter_3rd = n_iter_3rd
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
-
 
 class MTGBClassifier(_MTGB, MultiTaskClassifierBase):
     """Multi-task boosting for classification; see :class:`MTGBRegressor`."""
-
-    def __init__(self, n_iter_1st=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3, max_leaf_nodes=2,
-                 subsample=1.0, init="zero", task_col=None, random_state=None):
-        self.n_iter_1st = n_iter_1st
-        self.n_iter_3rd = n_iter_3rd
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
