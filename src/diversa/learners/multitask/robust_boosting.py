@@ -270,6 +270,23 @@ class _RMTGBParameters:
 
     _learns_partition = True
 
+    def __init__(self, n_iter_1st=100, n_iter_2nd=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3,
+                 max_leaf_nodes=2, subsample=1.0, theta_l2=0.0, theta_init_scale=0.1, theta_step="sum",
+                 init="zero", task_col=None, random_state=None):
+        self.n_iter_1st = n_iter_1st
+        self.n_iter_2nd = n_iter_2nd
+        self.n_iter_3rd = n_iter_3rd
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.subsample = subsample
+        self.theta_l2 = theta_l2
+        self.theta_init_scale = theta_init_scale
+        self.theta_step = theta_step
+        self.init = init
+        self.task_col = task_col
+        self.random_state = random_state
+
     def _blocks(self):
         for name in ("n_iter_1st", "n_iter_2nd", "n_iter_3rd"):
             _check_int(name, getattr(self, name), 0)
@@ -345,22 +362,6 @@ class RMTGBRegressor(_RMTGBParameters, MultiTaskRegressorBase):
     (3,)
     """
 
-    def __init__(self, n_iter_1st=100, n_iter_2nd=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3,
-                 max_leaf_nodes=2, subsample=1.0, theta_l2=0.0, theta_init_scale=0.1, theta_step="sum",
-                 init="zero", task_col=None, random_state=None):
-        self.n_iter_1st = n_iter_1st
-        self.n_iter_2nd = n_iter_2nd
-        self.n_iter_3rd = n_iter_3rd
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.theta_l2 = theta_l2
-        self.theta_init_scale = theta_init_scale
-        self.theta_step = theta_step
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
 
 
 class RMTGBClassifier(_RMTGBParameters, MultiTaskClassifierBase):
@@ -386,19 +387,3 @@ class RMTGBClassifier(_RMTGBParameters, MultiTaskClassifierBase):
     (2, 2)
     """
 
-    def __init__(self, n_iter_1st=100, n_iter_2nd=100, n_iter_3rd=50, learning_rate=0.1, max_depth=3,
-                 max_leaf_nodes=2, subsample=1.0, theta_l2=0.0, theta_init_scale=0.1, theta_step="sum",
-                 init="zero", task_col=None, random_state=None):
-        self.n_iter_1st = n_iter_1st
-        self.n_iter_2nd = n_iter_2nd
-        self.n_iter_3rd = n_iter_3rd
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.subsample = subsample
-        self.theta_l2 = theta_l2
-        self.theta_init_scale = theta_init_scale
-        self.theta_step = theta_step
-        self.init = init
-        self.task_col = task_col
-        self.random_state = random_state
