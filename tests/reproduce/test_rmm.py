@@ -3,21 +3,13 @@
 import math
 
 import pytest
-import torch
 
 from diversa.reproduce import rmm
-from diversa.reproduce.testbeds import merge_digits
 
 
 @pytest.fixture
-def short(monkeypatch, tmp_path):
-    monkeypatch.setattr(merge_digits, "PRETRAIN_EPOCHS", 2)
-    monkeypatch.setattr(merge_digits, "FINETUNE_EPOCHS", 2)
-    monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def short(short_merge_testbed):
+    """Shortened MergeDigits-8 training (see conftest)."""
 
 
 def test_trial_pairs(short):

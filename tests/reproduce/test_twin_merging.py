@@ -3,22 +3,14 @@
 import math
 
 import pytest
-import torch
 
 from diversa.reproduce import twin_merging
-from diversa.reproduce.testbeds import merge_digits
 
 
 @pytest.fixture
-def short(monkeypatch, tmp_path):
-    monkeypatch.setattr(merge_digits, "PRETRAIN_EPOCHS", 2)
-    monkeypatch.setattr(merge_digits, "FINETUNE_EPOCHS", 2)
+def short(short_merge_testbed, monkeypatch):
+    """Shortened MergeDigits-8 training (see conftest) and router training."""
     monkeypatch.setattr(twin_merging, "QUICK_ROUTER_EPOCHS", 3)
-    monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_trial_pairs(short):
