@@ -117,6 +117,18 @@ def summarize(reproduction: Reproduction, quick: bool, trials: dict[int, TrialRe
     return ReproductionResult(reproduction, quick, checks, seconds, diagnostics)
 
 
+def _run_in_parallel(tasks, quick: bool, n_jobs):
+    """Trial outputs as they finish; all at the end on backends that cannot stream (e.g. Ray)."""
+    jobs = [delayed(run_trial)(rid, seed, quick) for rid, seed in tasks]
+    try:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    except ValueError as exc:
+        if "return_as" not in str(exc):
+            raise
+        parallel = Parallel(n_jobs=n_jobs)
+    return parallel(jobs)
+
+
 def run_reproductions(
     ids: Sequence[str],
     *,
@@ -146,9 +158,7 @@ def run_reproductions(
              for seed in range(n_seeds or r.n_trials(quick))]
     trials: dict[str, dict[int, TrialResult]] = defaultdict(dict)
     seconds: dict[str, float] = defaultdict(float)
-    outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(run_trial)(rid, seed, quick) for rid, seed in tasks)
-    for rid, seed, result, elapsed in outputs:
+    for rid, seed, result, elapsed in _run_in_parallel(tasks, quick, n_jobs):
         trials[rid][seed] = result
         seconds[rid] += elapsed
         if on_trial_done is not None:
