@@ -8,6 +8,7 @@ scikit-learn (:func:`load_bundled`), and table files for the command line
 
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set, make_validation_set, overlap_fraction
 from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
+from diversa.datasets.candidate_pools import CandidatePool, make_candidate_pools, simulate_verifiers
 from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
 from diversa.datasets.multitask import MultitaskData, RandomFourierFunction, make_multitask_outlier
@@ -17,4 +18,5 @@ from diversa.datasets.timestamped_text import TemporalTextWorld
 __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imbalanced",
            "read_table", "write_table", "MultitaskData", "RandomFourierFunction", "make_multitask_outlier",
            "TaggingData", "make_tagging_data", "TemporalTextWorld",
-           "AlgoBatch", "AlgoTasks", "make_test_set", "make_validation_set", "overlap_fraction"]
+           "AlgoBatch", "AlgoTasks", "make_test_set", "make_validation_set", "overlap_fraction",
+           "CandidatePool", "make_candidate_pools", "simulate_verifiers"]

@@ -1,0 +1,44 @@
+"""Aggregating weak verifiers of generated candidates (Weaver, arXiv:2506.18203).
+
+Normalisation, binarisation and filtering of verifier scores, the binary weak-supervision label
+model, Weaver and its baselines (naive average, supervised, best single verifier, majority vote,
+first sample, oracle), argmax selection, and distillation into a small scorer.
+"""
+
+from diversa.combine.verifiers.distill import CrossEncoderDistiller
+from diversa.combine.verifiers.label_model import BinaryLabelModel
+from diversa.combine.verifiers.normalize import (
+                                                 binarize_verifier_scores,
+                                                 filter_verifiers,
+                                                 majority_vote_verifier,
+                                                 normalize_verifier_scores,
+)
+from diversa.combine.verifiers.weaver import (
+                                                 BestSingleVerifier,
+                                                 NaiveEnsembleAggregator,
+                                                 SupervisedVerifierEnsemble,
+                                                 WeaverAggregator,
+                                                 first_sample_select,
+                                                 majority_vote_select,
+                                                 oracle_select,
+                                                 select_argmax,
+                                                 selection_accuracy,
+)
+
+__all__ = [
+                                                 "BestSingleVerifier",
+                                                 "BinaryLabelModel",
+                                                 "CrossEncoderDistiller",
+                                                 "NaiveEnsembleAggregator",
+                                                 "SupervisedVerifierEnsemble",
+                                                 "WeaverAggregator",
+                                                 "binarize_verifier_scores",
+                                                 "filter_verifiers",
+                                                 "first_sample_select",
+                                                 "majority_vote_select",
+                                                 "majority_vote_verifier",
+                                                 "normalize_verifier_scores",
+                                                 "oracle_select",
+                                                 "select_argmax",
+                                                 "selection_accuracy",
+]
