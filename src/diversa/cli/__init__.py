@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "resample", "merge")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge")
 
 
 def build_parser() -> argparse.ArgumentParser:

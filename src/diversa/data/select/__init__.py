@@ -1,0 +1,63 @@
+"""Budgeted, diversity-aware subset selection.
+
+Every selector follows one contract: ``fit(X, quality=None, domains=None)``
+with ``X`` (n, d) embeddings, ``quality`` higher-is-better scores and
+``domains`` labels, then ``select(budget)`` (an int count or a fraction of the
+pool) returns row indices, reproducible for a fixed ``random_state``.
+
+* baselines: :class:`RandomSelector`, :class:`TopQualitySelector`,
+  :class:`StratifiedDomainSelector`;
+* k-means quality selection and its iterative refinement (arXiv:2409.11378):
+  :class:`KMQSelector`, :class:`IterativeKMQSelector`, :class:`KCenterGreedySelector`;
+* orthogonal-dimension selection, ODiS (arXiv:2510.18909): :class:`ODiSSelector`;
+* QuaDMix quality/domain sampling and its parameter search (arXiv:2504.16511):
+  :class:`QuaDMixSelector`, :class:`QuaDMixSearch`.
+"""
+
+from diversa.data.select._base import BaseSelector, allocate_budget, resolve_budget
+from diversa.data.select.baselines import (
+    RandomSelector,
+    StratifiedDomainSelector,
+    TopQualitySelector,
+)
+from diversa.data.select.kmq import (
+    IterativeKMQSelector,
+    KCenterGreedySelector,
+    KMQSelector,
+    cluster_embeddings,
+    update_cluster_weights,
+)
+from diversa.data.select.odis import ODiSSelector, pc_average_select, selection_overlap
+from diversa.data.select.quadmix import (
+    QuaDMixParams,
+    QuaDMixSearch,
+    QuaDMixSelector,
+    quadmix_sampling_values,
+    realize_counts,
+    sample_quadmix_params,
+    sampling_function,
+)
+
+__all__ = [
+    "BaseSelector",
+    "IterativeKMQSelector",
+    "KCenterGreedySelector",
+    "KMQSelector",
+    "ODiSSelector",
+    "QuaDMixParams",
+    "QuaDMixSearch",
+    "QuaDMixSelector",
+    "RandomSelector",
+    "StratifiedDomainSelector",
+    "TopQualitySelector",
+    "allocate_budget",
+    "cluster_embeddings",
+    "pc_average_select",
+    "quadmix_sampling_values",
+    "realize_counts",
+    "resolve_budget",
+    "sample_quadmix_params",
+    "sampling_function",
+    "selection_overlap",
+    "update_cluster_weights",
+]

@@ -1,0 +1,104 @@
+"""``diversa select``: budgeted selection of a JSONL table, its report, and one-line errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diversa.cli import select
+from diversa.cli.errors import OneLineParser, UserError
+
+
+def parse(argv):
+    parser = OneLineParser(prog="diversa")
+    select.add_parser(parser.add_subparsers(dest="command", parser_class=OneLineParser))
+    return parser.parse_args(["select", *argv])
+
+
+@pytest.fixture(autouse=True)
+def _hash_embedder(monkeypatch):
+    monkeypatch.setenv("DIVERSA_EMBEDDER", "hash")
+
+
+@pytest.fixture
+def data(tmp_path):
+    from diversa.datasets.synthtext import make_multidomain_text
+
+    docs = make_multidomain_text(300, seed=0)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"text": [" ".join(d.tokens) for d in docs],
+                          "q": [(-1.0 if d.is_junk else 1.0) + rng.normal(scale=0.5) for d in docs],
+                          "q2": rng.normal(size=300),
+                          "domain": [["sports", "cooking", "finance", "medicine", "weather", "computing"][d.domain]
+                                     for d in docs]})
+    path = tmp_path / "data.jsonl"
+    table.to_json(path, orient="records", lines=True)
+    return path, table
+
+
+def test_kmq_selects_the_budget_and_writes_a_report(data, tmp_path, capsys):
+    path, table = data
+    out = tmp_path / "selected.jsonl"
+    args = parse([str(path), "--budget", "10%", "--method", "kmq", "--quality-field", "q",
+                  "--domain-field", "domain", "--out", str(out), "--embedder", "hash"])
+    assert select.run(args) == 0
+    selected = pd.read_json(out, lines=True)
+    assert len(selected) == 30 and selected.text.is_unique
+    assert set(selected.text) <= set(table.text)
+    assert selected.q.mean() > table.q.mean()
+    report = json.loads((tmp_path / "selected_report" / "report.json").read_text())
+    assert report["n_selected"] == 30 and report["cluster_coverage"]["covered"] == report["cluster_coverage"]["clusters"]
+    assert abs(sum(v["selected"] for v in report["domain_mix"].values()) - 1) < 1e-9
+    png = (tmp_path / "selected_report" / "quality_hist.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "selected 30 of 300 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method,extra", [("random", []), ("stratified", ["--domain-field", "domain"]),
+                                          ("odis", ["--quality-field", "q,q2"]), ("kcenter", [])])
+def test_other_methods_and_parquet_output(data, tmp_path, method, extra):
+    path, _ = data
+    out = tmp_path / "sel.csv"
+    assert select.run(parse([str(path), "--budget", "45", "--method", method, "--out", str(out), *extra])) == 0
+    assert len(pd.read_csv(out)) == 45
+
+
+def test_precomputed_embedding_column(tmp_path):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"emb": list(rng.normal(size=(50, 4))), "q": rng.normal(size=50)})
+    path = tmp_path / "emb.parquet"
+    table.to_parquet(path)
+    out = tmp_path / "out.parquet"
+    assert select.run(parse([str(path), "--embedding-field", "emb", "--budget", "0.2", "--quality-field", "q",
+                             "--clusters", "5", "--out", str(out)])) == 0
+    assert len(pd.read_parquet(out)) == 10
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--budget", "0"], "budget"),
+    (["--budget", "301"], "budget"),
+    (["--budget", "ten"], "budget"),
+    (["--budget", "10", "--text-field", "body"], "--text-field 'body'"),
+    (["--budget", "10", "--method", "kmq"], "--quality-field"),
+    (["--budget", "10", "--quality-field", "nope"], "nope"),
+    (["--budget", "10", "--method", "stratified"], "--domain-field"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(data, tmp_path, argv, message):
+    path, _ = data
+    out = tmp_path / "bad.jsonl"
+    with pytest.raises(UserError, match=message):
+        select.run(parse([str(path), "--out", str(out), "--method", "random", *argv]
+                         if "--method" not in argv else [str(path), "--out", str(out), *argv]))
+    assert not out.exists() and not (tmp_path / "bad_report").exists()
+
+
+def test_empty_or_missing_file_is_reported(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(ValueError, match="no rows"):
+        select.run(parse([str(empty), "--budget", "1", "--method", "random", "--out", str(out)]))
+    with pytest.raises(FileNotFoundError):
+        select.run(parse([str(tmp_path / "missing.jsonl"), "--budget", "1", "--out", str(out)]))
+    assert not out.exists()
