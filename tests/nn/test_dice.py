@@ -10,13 +10,7 @@ from sklearn.metrics import f1_score
 from diversa.nn.losses import DiceLoss, dice_loss, soft_f1
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------- numpy reference (the paper's formulas)

@@ -8,13 +8,7 @@ from sklearn.metrics import jaccard_score
 from diversa.nn.losses import TverskyLoss, dice_loss, tversky_loss
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def np_tversky(p, y, *, a, b, smooth, reduction):

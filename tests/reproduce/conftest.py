@@ -4,15 +4,10 @@ import pytest
 
 
 @pytest.fixture
-def short_merge_testbed(monkeypatch, tmp_path):
+def short_merge_testbed(monkeypatch, tmp_path, one_thread):
     """MergeDigits-8 with 2-epoch training in a private cache, torch on one thread."""
-    torch = pytest.importorskip("torch")
     from diversa.reproduce.testbeds import merge_digits
 
     monkeypatch.setattr(merge_digits, "PRETRAIN_EPOCHS", 2)
     monkeypatch.setattr(merge_digits, "FINETUNE_EPOCHS", 2)
     monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -1,16 +1,8 @@
 import numpy as np
-import pytest
-import torch
 
 from diversa.reproduce import odis
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_trial_returns_every_check_with_sane_values(one_thread, monkeypatch):

@@ -1,16 +1,9 @@
 import numpy as np
 import pytest
-import torch
 
 from diversa.combine.verifiers import CrossEncoderDistiller
 
 
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_distiller_learns_embedding_dependent_target(one_thread):
