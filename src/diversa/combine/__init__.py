@@ -1,6 +1,8 @@
 """Many models into one.
 
-Ensembles, weak-verifier aggregation, weight merging over state dicts,
-mixture-of-experts merging and compression, and diagnostics of predictive
-diversity.
+``ensemble`` (two-tier AWARE-NET ensembles), ``verifiers`` (Weaver's
+weak-verifier aggregation with a label model), ``merge`` (weight merging over
+state dicts and the streaming safetensors engine behind ``diversa merge``) and
+``diversity`` (exact decompositions of ensemble loss into member loss minus
+diversity). Mixture-of-experts merging and compression join them later.
 """

@@ -1,6 +1,7 @@
 """What to train on.
 
-``resample`` rebalances skewed classes (SMOTE and its nominal variants, random
-under-sampling); later modules select diverse, high-quality subsets, score
-examples by influence and choose data-mixing proportions.
+``resample`` rebalances skewed classes (SMOTE, SMOTE-NC, SMOTE-N, random
+under-sampling); ``select`` chooses diverse, high-quality subsets within a
+budget (kMQ, ODiS, QuaDMix and baselines). Influence scores and data-mixing
+proportions join them later.
 """

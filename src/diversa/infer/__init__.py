@@ -1,5 +1,7 @@
 """Many samples into one answer.
 
-Sampling strategies, best-of-n and minimum-Bayes-risk selection, and
-contrastive decoding.
+``sampling`` (temperature variation, hedged pools, min-p), ``select``
+(best-of-n with a scorer, MBR, X-MBR, CHOPs, pointwise judges) and
+``self_contrast`` (SCMoE: contrast a mixture-of-experts model's strong and
+weak routing at decoding time).
 """

@@ -1,5 +1,6 @@
 """Complete scikit-learn estimators.
 
-Rule learners, robust multi-task boosting, novel class discovery, long-tailed
-experts and fair models, each following scikit-learn's estimator contract.
+``rules`` (FOLD-SE and FOLD-R++ rule learners) and ``multitask`` (robust
+multi-task gradient boosting); novel class discovery, long-tailed experts and
+fair models join them later. Each follows scikit-learn's estimator contract.
 """

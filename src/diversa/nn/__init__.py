@@ -1,6 +1,9 @@
 """PyTorch building blocks.
 
-Mixture-of-experts layers, LoRA adapters, losses, regularizers and tiny
-reference models (transformer LM, MLP, ViT). Everything here is a
-``torch.nn.Module`` or a function over tensors.
+``moe`` (dropless top-k mixture-of-experts layers, balance losses, routing
+overrides, null experts, sparsification schedules), ``losses`` (self-adjusting
+Dice and Tversky losses), ``models`` (TinyLM) and ``training`` (a small
+training loop with per-task exact match). LoRA adapters and regularizers join
+them later. Everything here is a ``torch.nn.Module`` or a function over
+tensors.
 """
