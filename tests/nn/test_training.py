@@ -6,12 +6,7 @@ from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig
 from diversa.nn.training import evaluate_lm, exact_match_gen, greedy_generate, lr_at, train_lm
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_lr_schedule():

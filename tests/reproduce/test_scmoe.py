@@ -1,19 +1,14 @@
 import math
 
 import pytest
-import torch
 
 from diversa.reproduce import scmoe
 
 
 @pytest.fixture(autouse=True)
-def small_and_single_threaded(monkeypatch, tmp_path):
+def small_and_single_threaded(monkeypatch, tmp_path, one_thread):
     monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
     monkeypatch.setattr(scmoe, "QUICK", {"base_steps": 15, "n_test": 3, "n_val": 2})
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_trial_pairs_and_bounds():

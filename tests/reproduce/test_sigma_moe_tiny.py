@@ -1,19 +1,14 @@
 import math
 
 import pytest
-import torch
 
 from diversa.reproduce import sigma_moe_tiny
 
 
 @pytest.fixture(autouse=True)
-def small_and_single_threaded(monkeypatch):
+def small_and_single_threaded(monkeypatch, one_thread):
     monkeypatch.setattr(sigma_moe_tiny, "QUICK", {"steps": 12, "batch_size": 8, "n_eval": 4, "n_test": 4,
                                                   "log_every": 4})
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_trial_pairs_and_bounds():

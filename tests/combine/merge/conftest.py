@@ -16,10 +16,5 @@ def sds():
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_torch_thread(one_thread):
+    """Every merge test runs torch on one thread (the suite-wide ``one_thread`` fixture)."""

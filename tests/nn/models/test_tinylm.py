@@ -6,13 +6,7 @@ from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig, config_key
 from diversa.nn.moe import MoEFeedForward, RoutingOverride
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _moe_model(**moe):

@@ -5,13 +5,7 @@ import torch.nn.functional as F
 from diversa.nn.moe import MoEFeedForward, RoutingOverride
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _copy(dst, src):

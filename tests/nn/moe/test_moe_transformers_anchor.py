@@ -10,13 +10,7 @@ mixtral = pytest.importorskip("transformers.models.mixtral.modeling_mixtral")
 switch = pytest.importorskip("transformers.models.switch_transformers.modeling_switch_transformers")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _routing(num_tokens, num_experts, k, seed=0):

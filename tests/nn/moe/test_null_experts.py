@@ -10,13 +10,7 @@ from diversa.nn.moe.null_experts import add_null_experts, true_expert_counts
 from diversa.nn.training import lm_loss
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(**kw):

@@ -4,13 +4,7 @@ import torch
 from diversa.nn.moe import RoutingOverride, TopKRouter, sorted_experts
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_stable_tie_breaking_prefers_lower_index():

@@ -6,13 +6,7 @@ from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig
 from diversa.nn.moe.schedules import ProgressiveSparsification, active_expert_params, sigma_default_schedule
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(ks=(8, 2, 1, 1)):

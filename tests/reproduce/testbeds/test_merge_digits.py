@@ -10,14 +10,11 @@ from diversa.reproduce.testbeds.merge_digits import TASKS, build_merge_testbed, 
 
 
 @pytest.fixture
-def short_training(monkeypatch, tmp_path):
+def short_training(monkeypatch, tmp_path, one_thread):
     monkeypatch.setattr(merge_digits, "PRETRAIN_EPOCHS", 2)
     monkeypatch.setattr(merge_digits, "FINETUNE_EPOCHS", 1)
     monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(previous)
+    return tmp_path
 
 
 def test_tasks_shapes_splits_and_determinism():
