@@ -44,7 +44,7 @@ def test_reproduction_is_registered_with_enough_trials():
     reproduction = get("dice-loss")
     assert reproduction is repro.REPRODUCTION and reproduction.arxiv == "1911.02855"
     assert reproduction.quick_trials >= 5 and reproduction.full_trials >= reproduction.quick_trials
-    assert reproduction.headline.name == "tagging-f1"
+    assert reproduction.headline == "tagging-f1"
 
 
 def test_focal_loss_matches_numpy_reference_and_softmax_form():

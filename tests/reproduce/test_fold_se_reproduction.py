@@ -43,4 +43,4 @@ def test_reduced_quick_trial_returns_every_check_with_sane_values(monkeypatch):
 
 def test_reproduction_is_registered_with_enough_quick_trials():
     assert REPRODUCTION.id == "fold-se" and REPRODUCTION.quick_trials >= 5
-    assert REPRODUCTION.headline.name == "rules-vs-foldrpp"
+    assert REPRODUCTION.headline == "rules-vs-foldrpp"

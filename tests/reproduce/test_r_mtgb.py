@@ -21,7 +21,7 @@ def reduced(monkeypatch):
 def test_registered():
     reproduction = get("r-mtgb")
     assert reproduction.arxiv == "2507.11411" and reproduction.quick_trials >= 5
-    assert reproduction.headline.name == "rmse-vs-pooled"
+    assert reproduction.headline == "rmse-vs-pooled"
 
 
 def test_reduced_trial_returns_every_check(reduced):

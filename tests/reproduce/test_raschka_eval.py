@@ -37,7 +37,7 @@ def tiny_trial():
 
 def test_registered_and_declares_every_experiment():
     assert get("raschka-eval") is REPRODUCTION
-    assert REPRODUCTION.headline.name == "resampled-t-inflated"
+    assert REPRODUCTION.headline == "resampled-t-inflated"
     assert REPRODUCTION.quick_trials >= 5
 
 

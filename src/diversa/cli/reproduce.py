@@ -10,8 +10,11 @@ from diversa.cli.errors import UserError
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "reproduce", help="rerun papers' claims as small experiments with computed verdicts",
-        description="Run each paper's small experiment over several seeds/folds and decide with a "
-                    "one-sided paired Wilcoxon test and a bootstrap CI whether its claim held.")
+        description="Run each paper's small experiment over several independent units and compute "
+                    "its verdict: supported, contradicted, inconclusive or out of regime. The headline "
+                    "claim is tested at alpha 0.05 (exact sign-flip test, or the corrected resampled "
+                    "t-test for re-split data), secondary claims Holm-adjusted behind it; mechanism "
+                    "and regime checks are reported as pass/fail.")
     p.add_argument("ids", nargs="*", metavar="ID", help="reproduction ids (default: all)")
     p.add_argument("--list", action="store_true", help="list the reproductions and exit")
     p.add_argument("--quick", action="store_true", help="quick mode: each paper in about 2 minutes or less")
@@ -57,12 +60,14 @@ def _list_reproductions(console) -> int:
     from diversa.reproduce import available_ids, get
 
     table = Table(title="reproductions")
-    for column in ("id", "paper", "arXiv", "checks", "trials quick/full"):
+    for column in ("id", "paper", "arXiv", "headline claim", "checks", "units quick/full"):
         table.add_column(column, overflow="fold")
     for rid in available_ids():
         r = get(rid)
-        table.add_row(r.id, r.title, r.arxiv, ", ".join(c.name for c in r.checks),
-                      f"{r.quick_trials}/{r.full_trials}")
+        kinds = [c.kind for c in r.checks]
+        counts = ", ".join(f"{kinds.count(k)} {k}" for k in ("claim", "mechanism", "regime") if k in kinds)
+        table.add_row(r.id, r.title, r.arxiv, f"{r.headline}: {r.headline_check.claim}", counts,
+                      f"{r.quick_trials}/{r.full_trials} {r.unit.kind}")
     console.print(table)
     return 0
 

@@ -10,7 +10,14 @@ returns a result that unpacks as ``statistic, pvalue``.
 """
 
 from diversa.evaluate.compare import compare_outcomes, read_outcomes
-from diversa.evaluate.paired import bootstrap_mean_ci, wilcoxon_signed_rank
+from diversa.evaluate.paired import (
+    bootstrap_mean_ci,
+    corrected_t_test,
+    minimum_detectable_effect,
+    sign_flip_test,
+    t_mean_ci,
+    wilcoxon_signed_rank,
+)
 from diversa.evaluate.resampling import *  # noqa: F403
 from diversa.evaluate.resampling import __all__ as _resampling_names
 from diversa.evaluate.roc import auc_from_points, hull_membership, roc_convex_hull, roc_point
@@ -18,6 +25,7 @@ from diversa.evaluate.significance import *  # noqa: F403
 from diversa.evaluate.significance import __all__ as _significance_names
 
 __all__ = [
-    "auc_from_points", "bootstrap_mean_ci", "compare_outcomes", "hull_membership", "read_outcomes",
-    "roc_convex_hull", "roc_point", "wilcoxon_signed_rank", *_resampling_names, *_significance_names,
+    "auc_from_points", "bootstrap_mean_ci", "compare_outcomes", "corrected_t_test", "hull_membership",
+    "minimum_detectable_effect", "read_outcomes", "roc_convex_hull", "roc_point", "sign_flip_test", "t_mean_ci",
+    "wilcoxon_signed_rank", *_resampling_names, *_significance_names,
 ]

@@ -51,7 +51,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from diversa.datasets import load_bundled
 from diversa.learners.rules import FOLDRPPClassifier, FOLDSEClassifier
-from diversa.reproduce.registry import Check, Reproduction, TrialResult
+from diversa.reproduce.registry import Check, Reproduction, TrialResult, resampled_units
 
 #: Sizes of the synthetic mixed data sets (full, quick).
 SYNTHETIC_SIZES = (1000, 5000, 20000)
@@ -320,6 +320,9 @@ REPRODUCTION = Reproduction(
               "FOLD-SE trains faster than FOLD-R++ on large data", "faster than FOLD-R++ on large data"),
     ),
     run_trial=run_trial,
-    quick_trials=5,
-    full_trials=10,
+    quick_trials=8,
+    full_trials=20,
+    headline="rules-vs-foldrpp",
+    unit=resampled_units(0.25, "one stratified 80/20 split of each data set"),
+    trial_seconds=10.0,
 )

@@ -89,9 +89,11 @@ REPRODUCTION = Reproduction(
               f"DARE's drop-and-rescale costs less than {DARE_MARGIN} normalized accuracy",
               "DARE keeps abilities at drop rates up to 0.9 (LLM SFT deltas)"),
         Check("merge-vs-pretrained", "normalized accuracy", "pre-trained body", "Task Arithmetic", "greater",
-              "merging transfers fine-tuned knowledge (sanity check)", "merged >> zero-shot in every paper"),
+              "merging transfers fine-tuned knowledge (sanity check)", "merged >> zero-shot in every paper", kind="regime"),
     ),
     run_trial=run_trial,
     quick_trials=8,
-    full_trials=12,
+    full_trials=20,
+    headline="ties-vs-ta",
+    trial_seconds=10.0,
 )

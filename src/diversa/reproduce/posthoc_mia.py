@@ -267,6 +267,8 @@ REPRODUCTION = Reproduction(
               "barely above random guessing"),
     ),
     run_trial=run_trial,
-    quick_trials=6,
-    full_trials=10,
+    quick_trials=8,
+    full_trials=20,
+    headline="bow-posthoc-vs-randomized",
+    trial_seconds=10.0,
 )

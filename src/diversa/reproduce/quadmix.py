@@ -170,7 +170,7 @@ REPRODUCTION = Reproduction(
     checks=(
         Check("regressor-spearman", "Spearman(predicted, actual proxy loss), held-out 20%", "nominal 0.5",
               "regressor", "greater", "the regressor ranks parameter sets by proxy loss",
-              "predicted loss correlates strongly with the real loss"),
+              "predicted loss correlates strongly with the real loss", kind="mechanism"),
         Check("oh-vs-random-val-loss", "validation log-loss (proxy)", "Random", "QuaDMix-OH", "less",
               "QuaDMix data gives lower target loss than random data", "39.0 vs 32.3 average"),
         Check("oh-vs-quality-only-val-loss", "validation log-loss (proxy)", "Quality-only", "QuaDMix-OH", "less",
@@ -178,9 +178,11 @@ REPRODUCTION = Reproduction(
         Check("bmk-vs-oh-target-accuracy", "accuracy on the BMK target domains", "QuaDMix-OH", "QuaDMix-BMK",
               "greater", "parameters searched for a target improve that target", "BMK > OH on 4/5 tasks"),
         Check("quality-only-junk-vs-random", "junk share of the selection", "Random", "Quality-only", "less",
-              "mechanism: quality filtering admits fewer junk documents than random", "Fig. 1 context"),
+              "mechanism: quality filtering admits fewer junk documents than random", "Fig. 1 context", kind="mechanism"),
     ),
     run_trial=run_trial,
-    quick_trials=6,
-    full_trials=10,
+    quick_trials=8,
+    full_trials=20,
+    headline="oh-vs-random-val-loss",
+    trial_seconds=9.0,
 )

@@ -29,7 +29,7 @@ from sklearn.tree import DecisionTreeClassifier
 from diversa.data.resample import SMOTE, RandomUnderSampler
 from diversa.datasets import load_bundled
 from diversa.evaluate.roc import auc_from_points, hull_membership, roc_point
-from diversa.reproduce.registry import Check, Reproduction, TrialResult
+from diversa.reproduce.registry import Check, Reproduction, TrialResult, resampled_units
 
 #: The paper's under-sampling levels u (minority as a percentage of the kept majority).
 UNDER_LEVELS = (10, 15, 25, 50, 75, 100, 125, 150, 175, 200, 300, 400, 500, 600, 700, 800, 1000, 2000)
@@ -142,12 +142,15 @@ REPRODUCTION = Reproduction(
               "SMOTE points form most of the ROC convex hull", "SMOTE points make up most of the hull"),
         Check("minority-leaves", "minority leaves at u=100", "replication", "SMOTE", "less",
               "replication makes more, smaller minority regions than SMOTE",
-              "qualitative: replication gives more specific decision regions"),
+              "qualitative: replication gives more specific decision regions", kind="mechanism"),
         Check("leaf-generality", "original minority rows per minority leaf", "replication", "SMOTE", "greater",
               "SMOTE's minority regions are more general (cover more original minority rows)",
-              "qualitative: SMOTE gives larger, more general decision regions"),
+              "qualitative: SMOTE gives larger, more general decision regions", kind="mechanism"),
     ),
     run_trial=run_trial,
     quick_trials=8,
     full_trials=20,
+    headline="auc",
+    unit=resampled_units(0.25, "one repeat of stratified 5-fold CV on one of four data sets"),
+    trial_seconds=4.0,
 )

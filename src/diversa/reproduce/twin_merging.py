@@ -109,9 +109,11 @@ REPRODUCTION = Reproduction(
               "Twin-Merging beats TIES-Merging", "95.8 vs 47.4 on GLUE"),
         Check("routing-matters", "normalized accuracy", "uniform routing (1/T)", "learned router", "greater",
               "input-dependent routing, not just the residuals, drives the gain",
-              "ablation: dynamic routing beats static combination"),
+              "ablation: dynamic routing beats static combination", kind="mechanism"),
     ),
     run_trial=run_trial,
     quick_trials=8,
-    full_trials=12,
+    full_trials=20,
+    headline="twin-vs-ta",
+    trial_seconds=12.0,
 )

@@ -30,19 +30,15 @@ per task. Pre-training (body + 10-class head, Adam lr 1e-3, 40 epochs, batch
 
 Heads are never merged and never frozen. Results are cached as
 ``$DIVERSA_CACHE/merge_digits_seed{seed}_{mode}.pt`` (default
-``~/.cache/diversa``). Normalized accuracy divides a merged body's test
+``~/.cache/diversa``), built once across parallel workers. Normalized accuracy divides a merged body's test
 accuracy on each task by the fine-tuned body's (Twin-Merging Eq. 4).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import pickle
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,7 +46,9 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-__all__ = ["MODES", "TASKS", "DigitBody", "MergeScore", "TaskData", "Testbed", "build_merge_testbed", "cache_dir",
+from diversa.reproduce.testbeds.cache import cache_root, load_or_build
+
+__all__ = ["MODES", "TASKS", "DigitBody", "MergeScore", "TaskData", "Testbed", "build_merge_testbed",
            "evaluate_merge", "make_digit_tasks"]
 
 TASKS = ("rot90", "mirror", "invert", "permuted", "rot180_parity", "transpose_ge5", "shift_mod3", "noisy")
@@ -59,11 +57,6 @@ LORA_RANK = 16
 #: Training schedule of spec section 1 (module-level so tests can shorten it).
 PRETRAIN_EPOCHS, FINETUNE_EPOCHS = 40, 20
 _VERSION = 1
-
-
-def cache_dir() -> Path:
-    """``$DIVERSA_CACHE`` or ``~/.cache/diversa``."""
-    return Path(os.environ.get("DIVERSA_CACHE") or Path.home() / ".cache" / "diversa")
 
 
 @dataclass(frozen=True)
@@ -285,38 +278,25 @@ class Testbed:
         return float(np.mean(list(ratios.values()))), ratios
 
 
+def _build_single_threaded(seed: int, mode: str) -> dict:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build(seed, mode)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def build_merge_testbed(seed: int = 0, mode: str = "full", cache: bool = True) -> Testbed:
     """Build (or load from the cache) the MergeDigits-8 testbed for one seed and fine-tuning mode."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    path = cache_dir() / f"merge_digits_seed{seed}_{mode}.pt"
-    payload = None
-    if cache and path.is_file():
-        try:
-            payload = torch.load(path, weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
-            payload = None  # a corrupt or foreign cache file is rebuilt, not trusted
-        if payload is not None and payload.get("version") != _VERSION:
-            payload = None
-    if payload is None:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            payload = _build(int(seed), mode)
-        finally:
-            torch.set_num_threads(previous)
-        if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            os.close(fd)
-            try:
-                torch.save(payload, tmp)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+    root = cache_root() if cache else None
+    path = None if root is None else root / f"merge_digits_seed{seed}_{mode}.pt"
+    payload = load_or_build(path, lambda: _build_single_threaded(int(seed), mode),
+                            is_valid=lambda payload: isinstance(payload, dict) and payload.get("version") == _VERSION)
     tasks = make_digit_tasks(int(seed))
     heads = {}
     for name, state in payload["heads"].items():

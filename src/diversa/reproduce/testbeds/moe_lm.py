@@ -8,16 +8,13 @@ AdaMoE fine-tuning (arXiv:2406.13233) and for SCMoE decoding to fix errors
 (arXiv:2405.14507).
 
 Checkpoints are cached as ``$DIVERSA_CACHE/experts/<name>_<seed>_<hash>.pt``
-(default ``~/.cache/diversa``); ``DIVERSA_CACHE=0`` disables caching. Writes go
-through a temporary file and an atomic rename, so parallel trials may build the
-same checkpoint safely.
+(default ``~/.cache/diversa``); ``DIVERSA_CACHE=0`` disables caching. Parallel
+trials build a missing checkpoint once (see :mod:`~diversa.reproduce.testbeds.cache`).
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -25,16 +22,15 @@ import torch
 from diversa.datasets.algotasks import AlgoTasks
 from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig, config_key
 from diversa.nn.training import train_lm
+from diversa.reproduce.testbeds.cache import cache_root, load_or_build
 
 __all__ = ["base_moe", "base_moe_config", "cache_dir"]
 
 
 def cache_dir() -> Path | None:
     """``$DIVERSA_CACHE/experts`` (default ``~/.cache/diversa/experts``); None when caching is off."""
-    root = os.environ.get("DIVERSA_CACHE", "")
-    if root == "0":
-        return None
-    return Path(root or Path.home() / ".cache" / "diversa") / "experts"
+    root = cache_root()
+    return None if root is None else root / "experts"
 
 
 def base_moe_config(num_experts: int = 8, top_k: int = 2, d_expert: int = 64, n_layers: int = 2) -> TinyLMConfig:
@@ -49,20 +45,13 @@ def base_moe(seed: int, steps: int = 1000, batch_size: int = 64, lr: float = 3e-
     key = f"base_moe_{seed}_{steps}_{batch_size}_{lr:g}_{config_key(config)}"
     directory = cache_dir()
     path = None if directory is None else directory / f"{key}.pt"
-    if path is not None and path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model = TinyLM(copy.deepcopy(config))
-            model.load_state_dict(state)
-            return model.eval()
-        except (RuntimeError, EOFError, OSError):
-            pass  # a corrupt or stale file: rebuild it below
+    model = TinyLM(copy.deepcopy(config))
+    model.load_state_dict(load_or_build(path, lambda: _train_base(seed, steps, batch_size, lr, config)))
+    return model.eval()
+
+
+def _train_base(seed: int, steps: int, batch_size: int, lr: float, config: TinyLMConfig) -> dict:
     torch.manual_seed(seed)
     model = TinyLM(copy.deepcopy(config))
     train_lm(model, AlgoTasks(seed=seed), steps, lr=lr, batch_size=batch_size, seed=seed)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-            torch.save(model.state_dict(), handle)
-        os.replace(handle.name, path)
-    return model.eval()
+    return model.state_dict()
