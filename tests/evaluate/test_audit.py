@@ -231,7 +231,12 @@ def test_bandwidth_curve_and_placebos(world):
     assert [row["bandwidth"] for row in curve] == [0.4, 0.05, 0.001]
     assert curve[0]["auc"] > curve[1]["auc"] and curve[2]["auc"] is None  # too few documents
     placebos = placebo_cutoffs(texts, times, [0.2, 0.8], 0.1, detector=detector, true_cutoff=0.5)
-    assert all(0 <= row["auc"] <= 1 for row in placebos)
+    # Each placebo splits the documents within h of its own cut-off at that cut-off.
+    assert [(row["n_members"], row["n_nonmembers"]) for row in placebos] == [
+        (np.sum((times >= c - 0.1) & (times < c)), np.sum((times >= c) & (times < c + 0.1))) for c in (0.2, 0.8)]
+    # The world drifts smoothly: a placebo measures that drift, so a wider window sees more of it.
+    wider = placebo_cutoffs(texts, times, [0.2, 0.8], 0.2, detector=detector, true_cutoff=0.5)
+    assert all(0.5 < narrow["auc"] < wide["auc"] for narrow, wide in zip(placebos, wider))
     assert excess_over_placebo(0.7, placebos) == pytest.approx(0.7 - np.mean([r["auc"] for r in placebos]))
     with pytest.raises(ValueError, match="straddles"):
         placebo_cutoffs(texts, times, [0.45], 0.1, true_cutoff=0.5)

@@ -3,7 +3,9 @@
 Seeded, deterministic generators shared by tests and reproductions (for example
 :func:`make_imbalanced`) and loaders for the data sets that ship with
 scikit-learn (:func:`load_bundled`), and table files for the command line
-(:func:`read_table`, :func:`write_table`). Nothing here trains a model.
+(:func:`read_table`, :func:`write_table`); :mod:`diversa.datasets.crossitem`
+generates the CrossItem-Lite benchmark's items and questions. Nothing here
+trains a model.
 """
 
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set, make_validation_set, overlap_fraction

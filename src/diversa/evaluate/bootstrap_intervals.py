@@ -75,6 +75,13 @@ def bootstrap_statistic(
 ) -> BootstrapStatistic:
     """Ordinary nonparametric bootstrap of a scalar statistic (Efron & Tibshirani 1993).
 
+    The default interval differs from ``mlxtend.evaluate.bootstrap``'s: it
+    takes numpy's linear percentiles of the replicates (``quantile="linear"``)
+    where mlxtend takes the sorted replicate at rank round(q B) - 1
+    (``quantile="mlxtend"`` gives mlxtend's numbers exactly); the level is
+    ``1 - alpha`` (mlxtend's ``ci``). The resamples, the statistic and its
+    standard error are mlxtend's.
+
     Resamples the rows of ``x`` with replacement ``n_rounds`` times from
     ``np.random.RandomState(random_state)`` (mlxtend's ``bootstrap`` stream),
     evaluates ``func`` on each resample, and returns the statistic on the

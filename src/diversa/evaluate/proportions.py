@@ -213,6 +213,11 @@ def proportion_difference(
 ) -> SignificanceResult:
     """z-test for the difference of two accuracies measured on independent test sets.
 
+    Defaults differ from ``mlxtend.evaluate.proportion_difference``: the
+    variance is pooled (the article's test; mlxtend's is unpooled) and the
+    p-value is two-sided (mlxtend's is one-sided, Phi(z), H1: acc1 < acc2).
+    ``pooled=False, alternative="less"`` gives mlxtend's numbers exactly.
+
     ``pooled=True`` (the article's test): with p = (n1 acc1 + n2 acc2) /
     (n1 + n2), ``z = (acc1 - acc2) / sqrt(p (1 - p) (1/n1 + 1/n2))``, which for
     n1 = n2 = n is the article's ``sqrt(2 sigma^2 / n)`` with

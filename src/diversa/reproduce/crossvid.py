@@ -21,6 +21,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from diversa.datasets.crossitem import TASKS
 from diversa.evaluate.crossitem import (
     BudgetedOracleSolver,
     CrossItemBenchmark,
@@ -30,7 +31,6 @@ from diversa.evaluate.crossitem import (
     compare_solvers,
     interval_iou,
 )
-from diversa.evaluate.crossitem.tasks import TASKS
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 
 BUDGETS = (8, 16, 32, 64, 128)

@@ -1,8 +1,9 @@
-"""Tests of diversa.data.resample.smote (SMOTE, Chawla et al. 2002) and its building blocks."""
+"""Tests of diversa.data.resample.smote (SMOTE, Chawla et al. 2002) and the paper's allocation."""
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from imblearn.over_sampling import SMOTE as ImblearnSMOTE
@@ -13,14 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
-from diversa.data.resample import (
-    SMOTE,
-    allocate_per_base,
-    draw_uniform_pairs,
-    interpolate,
-    n_synthetic_from_percentage,
-    within_class_neighbours,
-)
+from diversa.data.resample import SMOTE, allocate_per_base, n_synthetic_from_percentage
 
 
 def imbalanced(n_samples=300, n_features=4, minority_share=0.15, seed=0):
@@ -137,20 +131,12 @@ def test_each_synthetic_row_is_base_plus_gap_times_neighbour_minus_base(percenta
 
 def test_stored_neighbours_are_the_k_nearest_other_minority_rows():
     X, y = imbalanced(seed=8)
-    sampler = SMOTE(k_neighbors=5, random_state=0)
+    sampler = SMOTE(percentage=200, k_neighbors=5, random_state=0)
     sampler.fit_resample(X, y)
     X_min = minority_of(X, y)
     assert sampler.nn_indices_.shape == (len(X_min), 5)
     np.testing.assert_array_equal(np.sort(sampler.nn_indices_, axis=1), brute_force_neighbours(X_min, 5))
     np.testing.assert_array_equal(sampler.minority_indices_, np.flatnonzero(y == 1))
-
-
-def test_within_class_neighbours_never_lists_a_row_as_its_own_neighbour_even_with_duplicates():
-    X_class = np.array([[0.0], [0.0], [1.0], [3.0], [3.0]])
-    neighbours = within_class_neighbours(X_class, 2)
-    assert neighbours.shape == (5, 2)
-    assert not np.any(neighbours == np.arange(5)[:, None])
-    assert neighbours[0, 0] == 1 and neighbours[1, 0] == 0
 
 
 def test_synthetic_rows_stay_inside_the_minority_bounding_box():
@@ -175,7 +161,7 @@ def test_one_dimensional_minority_0_1_2_with_k1_stays_in_0_2():
 
 def test_per_feature_gap_stays_in_the_box_between_base_and_neighbour():
     X, y = imbalanced(n_features=5, seed=10)
-    sampler = SMOTE(per_feature_gap=True, random_state=4)
+    sampler = SMOTE(percentage=200, per_feature_gap=True, random_state=4)
     X_res, _ = sampler.fit_resample(X, y)
     X_min = minority_of(X, y)
     base, neighbour = sampler.sample_origin_.T
@@ -210,11 +196,13 @@ def test_same_random_state_gives_identical_rows_and_other_seeds_differ():
     assert not np.allclose(first[len(X):], other[len(X):])
 
 
-def test_generator_random_state_is_accepted_and_reproducible():
+def test_randomstate_instances_are_reproducible_and_generators_are_refused_by_name():
     X, y = imbalanced(seed=13)
-    a = SMOTE(random_state=np.random.default_rng(3)).fit_resample(X, y)[0]
-    b = SMOTE(random_state=np.random.default_rng(3)).fit_resample(X, y)[0]
+    a = SMOTE(percentage=200, random_state=np.random.RandomState(3)).fit_resample(X, y)[0]
+    b = SMOTE(percentage=200, random_state=np.random.RandomState(3)).fit_resample(X, y)[0]
     np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="random_state"):
+        SMOTE(random_state=np.random.default_rng(3)).fit_resample(X, y)
 
 
 # --- classes, dtypes, containers -----------------------------------------------------------------
@@ -229,7 +217,7 @@ def test_dict_percentage_oversamples_each_class_with_its_own_neighbours():
     X_res, y_res = sampler.fit_resample(X, y)
     assert np.bincount(y_res).tolist() == [sizes[0], 2 * sizes[1], 4 * sizes[2]]
     assert sampler.sampling_strategy_ == {1: sizes[1], 2: 3 * sizes[2]}
-    assert sampler.minority_label_ == 2
+    np.testing.assert_array_equal(sampler.minority_indices_[2], np.flatnonzero(y == 2))
     for label in (1, 2):
         X_class = X[y == label]
         synthetic = X_res[len(X):][y_res[len(X):] == label]
@@ -248,36 +236,50 @@ def test_minority_label_selects_the_class_to_oversample():
     X, y = imbalanced(seed=14)
     sampler = SMOTE(percentage=100, minority_label=0, random_state=0)
     _, y_res = sampler.fit_resample(X, y)
-    assert sampler.minority_label_ == 0
+    assert sampler.sampling_strategy_ == {0: (y == 0).sum()}
     assert np.bincount(y_res).tolist() == [2 * (y == 0).sum(), (y == 1).sum()]
 
 
 def test_string_labels_work():
     X, y = imbalanced(seed=15)
     labels = np.where(y == 1, "rare", "common")
-    sampler = SMOTE(random_state=0)
+    sampler = SMOTE(percentage=200, random_state=0)
     _, y_res = sampler.fit_resample(X, labels)
-    assert sampler.minority_label_ == "rare"
+    assert sampler.sampling_strategy_ == {"rare": 2 * (y == 1).sum()}
     assert (y_res == "rare").sum() == 3 * (y == 1).sum()
+    assert np.array_equal(SMOTE(random_state=0).fit_resample(X, labels)[1],
+                          ImblearnSMOTE(random_state=0).fit_resample(X, labels)[1])
 
 
-def test_float32_stays_float32_and_integers_become_float64():
+def test_float32_stays_float32_and_integers_are_handled_as_imblearn_does():
     X, y = imbalanced(seed=16)
-    assert SMOTE(random_state=0).fit_resample(X.astype(np.float32), y)[0].dtype == np.float32
-    X_res = SMOTE(random_state=0).fit_resample(np.round(X * 10).astype(np.int64), y)[0]
-    assert X_res.dtype == np.float64
+    assert SMOTE(percentage=200, random_state=0).fit_resample(X.astype(np.float32), y)[0].dtype == np.float32
+    integers = np.round(X * 10).astype(np.int64)
+    ours = SMOTE(random_state=0).fit_resample(integers, y)[0]
+    assert np.array_equal(ours, ImblearnSMOTE(random_state=0).fit_resample(integers, y)[0])
+    assert ours.dtype == np.int64
 
 
 def test_dataframe_in_dataframe_out_with_series_target():
     X, y = imbalanced(seed=17)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     target = pd.Series(y, name="label")
-    sampler = SMOTE(random_state=0)
+    sampler = SMOTE(percentage=200, random_state=0)
     X_res, y_res = sampler.fit_resample(frame, target)
     assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(frame.columns)
     assert isinstance(y_res, pd.Series) and y_res.name == "label"
     assert list(sampler.feature_names_in_) == list(frame.columns)
-    np.testing.assert_array_equal(X_res.to_numpy(), SMOTE(random_state=0).fit_resample(X, y)[0])
+    np.testing.assert_array_equal(X_res.to_numpy(), SMOTE(percentage=200, random_state=0).fit_resample(X, y)[0])
+
+
+def test_sparse_input_gives_the_dense_result_as_a_sparse_matrix():
+    X, y = imbalanced(seed=17)
+    X[np.abs(X) < 0.5] = 0.0
+    for kwargs in ({"percentage": 250}, {"percentage": 100, "per_feature_gap": True}, {}):
+        dense = SMOTE(random_state=1, **kwargs).fit_resample(X, y)[0]
+        sparse = SMOTE(random_state=1, **kwargs).fit_resample(scipy.sparse.csr_matrix(X), y)[0]
+        assert scipy.sparse.issparse(sparse)
+        np.testing.assert_allclose(sparse.toarray(), dense, rtol=0, atol=1e-12)
 
 
 def test_percentage_so_small_that_no_sample_is_made_returns_the_input():
@@ -302,7 +304,7 @@ def test_too_few_minority_rows_for_k_neighbors_names_k_and_the_count():
         SMOTE(k_neighbors=1).fit_resample(X, single)
 
 
-@pytest.mark.parametrize("k", [0, -1, 2.5, True, "5"])
+@pytest.mark.parametrize("k", [0, -1, 2.5, "5"])
 def test_k_neighbors_must_be_a_positive_integer(k):
     X, y = imbalanced(seed=20)
     with pytest.raises(ValueError, match="k_neighbors"):
@@ -349,7 +351,7 @@ def test_continuous_targets_are_refused():
 def test_unknown_labels_are_named():
     X, y = imbalanced(seed=26)
     with pytest.raises(ValueError, match="minority_label=7"):
-        SMOTE(minority_label=7).fit_resample(X, y)
+        SMOTE(percentage=200, minority_label=7).fit_resample(X, y)
     with pytest.raises(ValueError, match="percentage"):
         SMOTE(percentage={7: 100}).fit_resample(X, y)
     with pytest.raises(ValueError, match="sampling_strategy"):
@@ -365,24 +367,35 @@ def test_bad_sampling_strategy_is_named(strategy):
         SMOTE(sampling_strategy=strategy).fit_resample(X, y)
 
 
-def test_per_feature_gap_must_be_boolean():
+def test_per_feature_gap_must_be_boolean_and_needs_percentage():
     X, y = imbalanced(seed=28)
     with pytest.raises(ValueError, match="per_feature_gap"):
-        SMOTE(per_feature_gap="yes").fit_resample(X, y)
+        SMOTE(percentage=200, per_feature_gap="yes").fit_resample(X, y)
+    with pytest.raises(ValueError, match="per_feature_gap=True .* needs percentage"):
+        SMOTE(per_feature_gap=True).fit_resample(X, y)
+
+
+def test_percentage_and_sampling_strategy_together_are_refused():
+    X, y = imbalanced(seed=28)
+    with pytest.raises(ValueError, match="either percentage .* or sampling_strategy"):
+        SMOTE(percentage=200, sampling_strategy="minority").fit_resample(X, y)
+    with pytest.raises(ValueError, match="minority_label .* give percentage"):
+        SMOTE(minority_label=1).fit_resample(X, y)
 
 
 def test_mismatched_lengths_are_refused():
     X, y = imbalanced(seed=29)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X and y must have the same number of rows"):
         SMOTE().fit_resample(X, y[:-1])
 
 
 def test_failed_fit_sets_no_fitted_attribute():
     X, y = imbalanced(seed=30)
     sampler = SMOTE(k_neighbors=500)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="k_neighbors=500"):
         sampler.fit_resample(X, y)
     assert not hasattr(sampler, "nn_indices_") and not hasattr(sampler, "sampling_strategy_")
+    assert not hasattr(sampler, "n_features_in_")
 
 
 # --- scikit-learn / imbalanced-learn integration -------------------------------------------------
@@ -432,24 +445,32 @@ def imblearn_draws(random_state, n_class, k, n_synthetic):
 
 
 @pytest.mark.parametrize("seed", [0, 7, 42])
-def test_matched_draws_fed_to_our_interpolation_reproduce_imblearn_rows(seed):
+def test_recorded_origins_are_imblearns_draws_and_rebuild_its_rows_exactly(seed):
     X, y = imbalanced(n_samples=400, n_features=5, seed=seed)
     T = int((y == 1).sum())
     S = 3 * T
     theirs_X, _ = ImblearnSMOTE(sampling_strategy={1: T + S}, random_state=seed).fit_resample(X, y)
+    sampler = SMOTE(sampling_strategy={1: T + S}, random_state=seed)
+    ours_X, _ = sampler.fit_resample(X, y)
+    assert np.array_equal(ours_X, theirs_X)
     X_min = minority_of(X, y)
     base, column, gaps = imblearn_draws(seed, T, 5, S)
-    neighbours = within_class_neighbours(X_min, 5)
-    ours = interpolate(X_min, base, neighbours[base, column], gaps)
-    np.testing.assert_allclose(ours, theirs_X[len(X):], rtol=0, atol=1e-12)
-    assert np.array_equal(ours, theirs_X[len(X):])
+    neighbours = sampler.nn_indices_[1]
+    np.testing.assert_array_equal(np.sort(neighbours, axis=1), brute_force_neighbours(X_min, 5))
+    np.testing.assert_array_equal(sampler.sample_origin_[1], np.column_stack([base, neighbours[base, column]]))
+    np.testing.assert_array_equal(sampler.gaps_[1], gaps)
+    rebuilt = X_min[base] + gaps[:, None] * (X_min[neighbours[base, column]] - X_min[base])
+    assert np.array_equal(rebuilt, theirs_X[len(X):])
 
 
-def test_draw_uniform_pairs_is_imblearns_draw():
-    base, column = draw_uniform_pairs(37, 5, 100, np.random.RandomState(3))
-    expected_base, expected_column, _ = imblearn_draws(3, 37, 5, 100)
-    np.testing.assert_array_equal(base, expected_base)
-    np.testing.assert_array_equal(column, expected_column)
+def test_defaults_are_imblearns_so_swapping_the_import_changes_nothing():
+    ours, theirs = SMOTE().get_params(), ImblearnSMOTE().get_params()
+    assert {name: ours[name] for name in theirs} == theirs
+    assert (ours["percentage"], ours["per_feature_gap"]) == (None, False)
+    X, y = make_classification(n_samples=500, n_classes=3, n_informative=3, n_clusters_per_class=1,
+                               weights=[0.6, 0.3, 0.1], random_state=5)
+    assert all(np.array_equal(a, b) for a, b in zip(SMOTE(random_state=3).fit_resample(X, y),
+                                                    ImblearnSMOTE(random_state=3).fit_resample(X, y)))
 
 
 @pytest.mark.parametrize(

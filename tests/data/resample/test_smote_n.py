@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from imblearn.metrics.pairwise import ValueDifferenceMetric
 from imblearn.over_sampling import SMOTEN as ImblearnSMOTEN
 from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 from sklearn.naive_bayes import CategoricalNB
 from sklearn.preprocessing import OrdinalEncoder
 
-from diversa.data.resample import SMOTEN, majority_vote, n_synthetic_from_percentage, value_difference_matrix
-from diversa.data.resample.smote_n import vdm_distances
+from diversa.data.resample import SMOTEN, n_synthetic_from_percentage
 
 
 def nominal(n=300, minority_share=0.15, seed=0):
@@ -28,42 +28,33 @@ def nominal(n=300, minority_share=0.15, seed=0):
     return X, y
 
 
-def vote_set(X_min, neighbours, base):
-    """Rows voting for a synthetic sample made from ``base``: itself and its neighbours."""
-    return X_min[np.r_[base, neighbours[base]]]
+def vote_set(X_min, voters, base):
+    """Rows voting for a synthetic sample made from ``base``: its k + 1 nearest rows, itself among them."""
+    return X_min[voters[base]]
 
 
-# --- the Value Difference Metric -----------------------------------------------------------------
+def vdm(X, y):
+    """The Value Difference Metric between all rows of ``X``, written out from its definition.
 
-def test_value_difference_matrix_on_a_hand_computed_example():
-    values, delta = value_difference_matrix(["a", "a", "b", "b", "c"], [0, 1, 1, 1, 0])
-    # P(class | a) = (1/2, 1/2), P(class | b) = (0, 1), P(class | c) = (1, 0).
-    assert values.tolist() == ["a", "b", "c"]
-    np.testing.assert_allclose(delta, [[0, 1, 1], [1, 0, 2], [1, 2, 0]])
-
-
-def test_vdm_of_a_value_with_itself_is_zero_and_the_matrix_is_symmetric():
-    X, y = nominal(seed=1)
+    delta_f(v, w) = sum_c |P(c | v) - P(c | w)|, combined over features as sum_f delta_f^2
+    (imbalanced-learn's ValueDifferenceMetric with k=1, r=2).
+    """
+    classes = np.unique(y)
+    distances = np.zeros((len(X), len(X)))
     for j in range(X.shape[1]):
-        _, delta = value_difference_matrix(X[:, j], y)
-        np.testing.assert_array_equal(np.diag(delta), 0)
-        np.testing.assert_array_equal(delta, delta.T)
-        assert np.all(delta >= 0) and np.all(delta <= 2)
+        values = np.unique(X[:, j])
+        p = np.array([[np.mean(y[X[:, j] == v] == c) for c in classes] for v in values])
+        codes = np.searchsorted(values, X[:, j])
+        delta = np.abs(p[codes][:, None, :] - p[codes][None, :, :]).sum(axis=2)
+        distances += delta**2
+    return distances
 
 
-def test_row_distance_sums_feature_differences_to_the_power_r():
-    deltas = [np.array([[0, 1.0], [1.0, 0]]), np.array([[0, 0.5, 2.0], [0.5, 0, 1.0], [2.0, 1.0, 0]])]
-    codes = np.array([[0, 0], [1, 2], [1, 1]])
-    np.testing.assert_allclose(vdm_distances(codes, deltas, 1.0)[0], [0, 3.0, 1.5])
-    np.testing.assert_allclose(vdm_distances(codes, deltas, 2.0)[0], [0, np.sqrt(5.0), np.sqrt(1.25)])
-
-
-def test_majority_vote_picks_the_most_frequent_code_and_breaks_ties_uniformly():
-    voters = np.array([[2, 2, 1], [0, 1, 3]])
-    chosen = majority_vote(voters, np.r_[np.zeros(10, int), np.ones(3000, int)], np.random.RandomState(0))
-    assert np.all(chosen[:10] == 2)
-    shares = np.bincount(chosen[10:], minlength=4)[[0, 1, 3]] / 3000
-    np.testing.assert_allclose(shares, 1 / 3, atol=0.04)
+def test_our_written_out_vdm_is_imblearns_metric():
+    X, y = nominal(seed=1)
+    codes = OrdinalEncoder(dtype=np.int32).fit_transform(X)
+    metric = ValueDifferenceMetric(n_categories=[len(np.unique(X[:, j])) for j in range(3)]).fit(codes, y)
+    np.testing.assert_allclose(metric.pairwise(codes), vdm(X, y), atol=1e-12)
 
 
 # --- the resampler -------------------------------------------------------------------------------
@@ -76,7 +67,7 @@ def test_counts_and_every_synthetic_value_is_a_majority_of_base_and_neighbours()
     assert (y_res == 1).sum() == 4 * T and X_res.dtype == X.dtype
     np.testing.assert_array_equal(X_res[: len(X)], X)
     X_min = X[y == 1]
-    assert sampler.nn_indices_.shape == (T, 5) and len(sampler.base_indices_) == 3 * T
+    assert sampler.nn_indices_.shape == (T, 6) and len(sampler.base_indices_) == 3 * T
     assert np.bincount(sampler.base_indices_, minlength=T).tolist() == [3] * T
     for row, base in zip(X_res[len(X):], sampler.base_indices_):
         voters = vote_set(X_min, sampler.nn_indices_, base)
@@ -85,21 +76,17 @@ def test_counts_and_every_synthetic_value_is_a_majority_of_base_and_neighbours()
             assert votes.count(row[j]) == max(votes.count(v) for v in votes)
 
 
-def test_neighbours_are_nearest_by_vdm_and_exclude_the_row_itself():
+def test_voters_are_the_k_plus_1_nearest_rows_by_vdm_estimated_on_all_classes():
     X, y = nominal(seed=3)
-    sampler = SMOTEN(k_neighbors=4, random_state=0)
+    sampler = SMOTEN(percentage=100, k_neighbors=4, random_state=0)
     sampler.fit_resample(X, y)
-    X_min = X[y == 1]
-    T = len(X_min)
-    tables = [dict(zip(values, range(len(values)))) for values, _ in sampler.vdm_]
-    codes = np.array([[tables[j][v] for j, v in enumerate(row)] for row in X_min])
-    distances = vdm_distances(codes, [delta for _, delta in sampler.vdm_], 1.0)
-    assert not np.any(sampler.nn_indices_ == np.arange(T)[:, None])
+    distances = vdm(X, y)[np.ix_(y == 1, y == 1)]
     chosen = np.take_along_axis(distances, sampler.nn_indices_, axis=1)
-    others = distances + np.diag(np.full(T, np.inf))
-    # The k-th chosen distance is no larger than any unchosen one.
-    kth = np.sort(others, axis=1)[:, 3]
-    np.testing.assert_allclose(chosen.max(axis=1), kth, atol=1e-12)
+    # The (k+1)-th chosen distance is no larger than any unchosen one; a row is at distance 0 from itself.
+    np.testing.assert_allclose(chosen.max(axis=1), np.sort(distances, axis=1)[:, 4], atol=1e-12)
+    assert np.all(chosen.min(axis=1) == 0)
+    # Probabilities from the minority alone would give other distances: the test can tell.
+    assert not np.allclose(vdm(X[y == 1], y[y == 1]), distances)
 
 
 def test_counts_match_imblearn_and_both_only_produce_values_seen_in_the_minority():
@@ -107,7 +94,7 @@ def test_counts_match_imblearn_and_both_only_produce_values_seen_in_the_minority
         X, y = nominal(seed=seed)
         T = int((y == 1).sum())
         S = n_synthetic_from_percentage(T, 200)
-        sampler = SMOTEN(random_state=seed, r=2)
+        sampler = SMOTEN(percentage=200, random_state=seed)
         ours_X, ours_y = sampler.fit_resample(X, y)
         theirs_X, theirs_y = ImblearnSMOTEN(sampling_strategy={1: T + S}, random_state=seed).fit_resample(X, y)
         assert np.bincount(ours_y).tolist() == np.bincount(theirs_y).tolist()
@@ -118,15 +105,14 @@ def test_counts_match_imblearn_and_both_only_produce_values_seen_in_the_minority
                 assert set(synthetic[:, j]) <= set(X_min[:, j])
 
 
-def test_sampling_strategy_mode_draws_bases_like_imblearn():
+@pytest.mark.parametrize("strategy", ["auto", "minority", 0.8])
+def test_sampling_strategy_mode_equals_imblearn_bit_for_bit(strategy):
     X, y = nominal(seed=4)
-    sampler = SMOTEN(sampling_strategy="auto", random_state=6)
-    _, y_res = sampler.fit_resample(X, y)
-    T = int((y == 1).sum())
-    expected = np.random.RandomState(6).choice(np.arange(T), size=(y == 0).sum() - T, replace=True)
-    np.testing.assert_array_equal(sampler.base_indices_[1], expected)  # dicts in this mode
-    theirs_y = ImblearnSMOTEN(random_state=6).fit_resample(X, y)[1]
-    np.testing.assert_array_equal(y_res, theirs_y)
+    ours = SMOTEN(sampling_strategy=strategy, random_state=6).fit_resample(X, y)
+    theirs = ImblearnSMOTEN(sampling_strategy=strategy, random_state=6).fit_resample(X, y)
+    assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+    ours_params, theirs_params = SMOTEN().get_params(), ImblearnSMOTEN().get_params()
+    assert {name: ours_params[name] for name in theirs_params} == theirs_params
 
 
 def test_pandas_in_pandas_out_with_columns_and_dtypes():
@@ -143,13 +129,16 @@ def test_pandas_in_pandas_out_with_columns_and_dtypes():
     pd.testing.assert_frame_equal(X_res.iloc[: len(frame)], frame)
 
 
-def test_object_arrays_with_missing_values_keep_their_dtype():
+def test_object_arrays_keep_their_dtype_and_missing_values_are_refused():
     X, y = nominal(seed=6)
     X = X.astype(object)
-    X[np.flatnonzero(y == 1)[:3], 1] = None
-    X_res, _ = SMOTEN(random_state=0).fit_resample(X, y)
+    X[np.flatnonzero(y == 1)[:3], 1] = "missing"  # imbalanced-learn's SMOTEN needs missing values as a category
+    X_res, _ = SMOTEN(percentage=200, random_state=0).fit_resample(X, y)
     assert X_res.dtype == object
     assert set(X_res[len(X):, 1]) <= set(X[y == 1, 1])
+    X[0, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SMOTEN(percentage=200).fit_resample(X, y)
 
 
 def test_deterministic_given_random_state_and_clonable():
@@ -169,16 +158,15 @@ def test_works_in_an_imblearn_pipeline():
 
 def test_bad_arguments_are_named():
     X, y = nominal(seed=9)
-    for r in (0, -1, float("nan"), "1"):
-        with pytest.raises(ValueError, match="r must be"):
-            SMOTEN(r=r).fit_resample(X, y)
     with pytest.raises(ValueError, match="k_neighbors"):
         SMOTEN(k_neighbors=len(y)).fit_resample(X, y)
     with pytest.raises(ValueError, match="percentage"):
         SMOTEN(percentage=-3).fit_resample(X, y)
+    with pytest.raises(ValueError, match="minority_label='blue'"):
+        SMOTEN(percentage=100, minority_label="blue").fit_resample(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         SMOTEN().fit_resample(X, np.ones(len(y), int))
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="X must be 2-D"):
         SMOTEN().fit_resample(X[:, 0], y)
     with pytest.raises(ValueError, match="sampling_strategy"):
         SMOTEN(sampling_strategy="everything").fit_resample(X, y)
@@ -205,4 +193,6 @@ def test_random_small_nominal_datasets_give_planned_counts_from_vote_sets(
     assert (y_res == 1).sum() == n_minority + n_synthetic_from_percentage(n_minority, percentage)
     for row, base in zip(X_res[n:], sampler.base_indices_):
         voters = vote_set(X[:n_minority], sampler.nn_indices_, base)
-        assert all(row[j] in voters[:, j] for j in range(n_features))
+        for j in range(n_features):
+            votes = list(voters[:, j])
+            assert votes.count(row[j]) == max(votes.count(v) for v in votes)

@@ -12,7 +12,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-from diversa.data.resample import SMOTENC, encode_for_distance, n_synthetic_from_percentage
+from diversa.data.resample import SMOTENC, n_synthetic_from_percentage
 
 CONTINUOUS = [0, 2, 4]
 NOMINAL = [1, 3]
@@ -35,15 +35,30 @@ def continuous_part(X):
     return X[:, CONTINUOUS].astype(float)
 
 
-def test_two_rows_differing_only_in_two_nominal_features_are_sqrt2_med_apart():
-    continuous = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 5.0]])
-    codes = np.array([[0, 0, 1], [1, 2, 1], [0, 0, 0]])
-    med = 0.7
-    encoded = encode_for_distance(continuous, codes, med)
-    assert math.isclose(np.linalg.norm(encoded[0] - encoded[1]), math.sqrt(2) * med, rel_tol=1e-12)
-    # One nominal mismatch plus continuous differences: sqrt(cont^2 + Med^2).
-    expected = math.sqrt(1.0 + 9.0 + med**2)
-    assert math.isclose(np.linalg.norm(encoded[0] - encoded[2]), expected, rel_tol=1e-12)
+def smote_nc_distances(X_min, med):
+    """The paper's SMOTE-NC distance: sum of squared continuous gaps plus Med^2 per nominal mismatch."""
+    cont = continuous_part(X_min)
+    squared = ((cont[:, None, :] - cont[None, :, :]) ** 2).sum(axis=2)
+    for j in NOMINAL:
+        squared += med**2 * (X_min[:, None, j] != X_min[None, :, j])
+    return np.sqrt(squared)
+
+
+def test_neighbours_are_nearest_by_the_papers_distance_with_med_per_nominal_mismatch():
+    X, y = mixed(seed=13)
+    sampler = SMOTENC(categorical_features=NOMINAL, percentage=100, random_state=0)
+    sampler.fit_resample(X, y)
+    X_min = X[y == 1]
+    distances = smote_nc_distances(X_min, sampler.median_std_[1])
+    np.fill_diagonal(distances, np.inf)
+    chosen = np.take_along_axis(distances, sampler.nn_indices_, axis=1)
+    # The neighbours are the 5 nearest (ties aside): the 5th chosen distance is the 5th smallest.
+    np.testing.assert_allclose(chosen.max(axis=1), np.sort(distances, axis=1)[:, 4], rtol=1e-9)
+    # Without the nominal term the neighbours would differ: the test can tell.
+    plain = smote_nc_distances(X_min, 0.0)
+    np.fill_diagonal(plain, np.inf)
+    assert not np.allclose(np.take_along_axis(plain, sampler.nn_indices_, axis=1).max(axis=1),
+                           np.sort(plain, axis=1)[:, 4])
 
 
 def test_counts_and_continuous_part_on_neighbour_segments():
@@ -64,7 +79,7 @@ def test_counts_and_continuous_part_on_neighbour_segments():
 
 def test_nominal_values_are_a_most_frequent_value_among_the_base_rows_neighbours():
     X, y = mixed(seed=2)
-    sampler = SMOTENC(categorical_features=NOMINAL, random_state=3)
+    sampler = SMOTENC(categorical_features=NOMINAL, percentage=200, random_state=3)
     X_res, _ = sampler.fit_resample(X, y)
     X_min = X[y == 1]
     for row, base in zip(X_res[len(X):], sampler.sample_origin_[:, 0]):
@@ -90,7 +105,7 @@ def test_median_std_equals_imblearn_and_counts_match():
         X, y = mixed(seed=seed)
         T = int((y == 1).sum())
         S = n_synthetic_from_percentage(T, 200)
-        ours = SMOTENC(categorical_features=NOMINAL, random_state=seed)
+        ours = SMOTENC(categorical_features=NOMINAL, percentage=200, random_state=seed)
         ours_X, ours_y = ours.fit_resample(X, y)
         theirs = ImblearnSMOTENC(categorical_features=NOMINAL, sampling_strategy={1: T + S}, random_state=seed)
         theirs_X, theirs_y = theirs.fit_resample(X, y)
@@ -99,18 +114,22 @@ def test_median_std_equals_imblearn_and_counts_match():
         assert math.isclose(ours.median_std_[1], np.median(continuous_part(X)[y == 1].std(axis=0)), rel_tol=1e-12)
 
 
-def test_sampling_strategy_mode_reproduces_imblearns_continuous_part_and_its_nominals_are_neighbour_values():
+@pytest.mark.parametrize("strategy", ["auto", "by dict"])
+def test_sampling_strategy_mode_equals_imblearn_and_its_nominals_are_neighbour_values(strategy):
     X, y = mixed(n=400, seed=4)
     T = int((y == 1).sum())
-    strategy = {1: 4 * T}
+    strategy = {1: 4 * T} if strategy == "by dict" else strategy
     theirs_X, theirs_y = ImblearnSMOTENC(
         categorical_features=NOMINAL, sampling_strategy=strategy, random_state=5
     ).fit_resample(X, y)
     sampler = SMOTENC(categorical_features=NOMINAL, sampling_strategy=strategy, random_state=5)
     ours_X, ours_y = sampler.fit_resample(X, y)
     np.testing.assert_array_equal(ours_y, theirs_y)
-    # Same (base, neighbour, gap) draws and neighbours: identical continuous values.
-    np.testing.assert_array_equal(continuous_part(ours_X), continuous_part(theirs_X))
+    assert ours_X.dtype == theirs_X.dtype and (ours_X == theirs_X).all()
+    cont = continuous_part(X)[y == 1]
+    base, neighbour = sampler.sample_origin_[1].T
+    expected = cont[base] + sampler.gaps_[1][:, None] * (cont[neighbour] - cont[base])
+    np.testing.assert_allclose(continuous_part(ours_X[len(X):]), expected, atol=1e-12)
     # Both choose every nominal value among the base row's neighbours' values.
     X_min = X[y == 1]
     neighbours = sampler.nn_indices_[1]
@@ -124,7 +143,7 @@ def test_constant_continuous_features_give_zero_median_std_and_still_work():
     X, y = mixed(seed=6)
     X[y == 1, 0] = 1.0
     X[y == 1, 2] = 2.0
-    sampler = SMOTENC(categorical_features=NOMINAL, random_state=0)
+    sampler = SMOTENC(categorical_features=NOMINAL, percentage=200, random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert sampler.median_std_[1] == 0.0
     assert (y_res == 1).sum() == 3 * (y == 1).sum()
@@ -143,7 +162,7 @@ def test_dataframe_in_dataframe_out_with_the_same_columns_and_dtypes():
         "flag": rng.random(n) < 0.3,
         "weight": rng.normal(size=n).astype(np.float32),
     })
-    sampler = SMOTENC(categorical_features="auto", random_state=0)
+    sampler = SMOTENC(categorical_features=["colour", "city", "flag"], percentage=200, random_state=0)
     X_res, y_res = sampler.fit_resample(frame, y)
     assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(frame.columns)
     assert X_res.dtypes.equals(frame.dtypes)
@@ -154,8 +173,13 @@ def test_dataframe_in_dataframe_out_with_the_same_columns_and_dtypes():
     counts = frame["count"][:30]
     assert X_res["count"].iloc[n:].between(counts.min(), counts.max()).all()
     assert list(sampler.feature_names_in_) == list(frame.columns)
-    by_name = SMOTENC(categorical_features=["colour", "city", "flag"], random_state=0).fit_resample(frame, y)[0]
-    pd.testing.assert_frame_equal(by_name, X_res)
+    by_index = SMOTENC(categorical_features=[1, 3, 4], percentage=200, random_state=0).fit_resample(frame, y)[0]
+    pd.testing.assert_frame_equal(by_index, X_res)
+    # "auto" is imbalanced-learn's: the DataFrame's category columns.
+    as_category = frame.astype({"city": "category", "flag": "category"})
+    auto = SMOTENC(categorical_features="auto", percentage=200, random_state=0)
+    auto.fit_resample(as_category, y)
+    assert auto.categorical_features_.tolist() == [1, 3, 4]
 
 
 def test_numeric_array_in_numeric_array_out_and_masks_select_columns():
@@ -164,7 +188,7 @@ def test_numeric_array_in_numeric_array_out_and_masks_select_columns():
     numeric[:, 1] = np.unique(X[:, 1], return_inverse=True)[1]
     numeric[:, 3] = np.unique(X[:, 3], return_inverse=True)[1]
     numeric = numeric.astype(float)
-    mask = np.isin(np.arange(5), NOMINAL)
+    mask = np.isin(np.arange(5), NOMINAL).tolist()  # imbalanced-learn takes lists, not arrays
     a = SMOTENC(categorical_features=mask, random_state=1).fit_resample(numeric, y)[0]
     b = SMOTENC(categorical_features=[-4, -2], random_state=1).fit_resample(numeric, y)[0]
     assert a.dtype == np.float64
@@ -193,13 +217,13 @@ def test_works_in_an_imblearn_pipeline():
 @pytest.mark.parametrize(
     "categorical_features, message",
     [
-        ([], "selects no column"),
-        ([0, 1, 2, 3, 4], "SMOTEN"),
-        ([5], "out of range"),
+        ([], "categorical_features"),
+        ([0, 1, 2, 3, 4], "only with categorical features"),
+        ([5], "categorical_features=.5.*must be in"),
         ([1, 1], "twice"),
-        (["colour"], "pandas DataFrame"),
-        ([True, False], "boolean mask"),
-        ("auto", "pandas DataFrame"),
+        (["colour"], "categorical_features=.*dataframes"),
+        ([True, False], "categorical_features=.*True, False"),
+        ("auto", "categorical_features='auto'.*DataFrame"),
         (3, "categorical_features"),
         ([0.5], "categorical_features"),
     ],
@@ -212,7 +236,7 @@ def test_bad_categorical_features_are_named(categorical_features, message):
 
 def test_bad_data_and_arguments_are_named():
     X, y = mixed(seed=12)
-    with pytest.raises(ValueError, match="list it in categorical_features"):
+    with pytest.raises(ValueError, match="list every nominal column in categorical_features"):
         SMOTENC(categorical_features=[1]).fit_resample(X, y)
     X_nan = X.copy()
     X_nan[3, 0] = np.nan
@@ -225,9 +249,9 @@ def test_bad_data_and_arguments_are_named():
     with pytest.raises(ValueError, match="at least 2 classes"):
         SMOTENC(NOMINAL).fit_resample(X, np.zeros(len(y), int))
     with pytest.raises(ValueError, match="minority_label"):
-        SMOTENC(NOMINAL, minority_label="z").fit_resample(X, y)
+        SMOTENC(NOMINAL, percentage=100, minority_label="z").fit_resample(X, y)
     with pytest.raises(ValueError, match="same number of rows"):
         SMOTENC(NOMINAL).fit_resample(X, y[:-1])
     frame = pd.DataFrame(X[:, :2], columns=["num", "cat"])
-    with pytest.raises(ValueError, match="not a column"):
+    with pytest.raises(ValueError, match="categorical_features=.*not columns"):
         SMOTENC(["colour"]).fit_resample(frame, y)

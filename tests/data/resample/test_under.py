@@ -33,7 +33,7 @@ def test_u_percent_keeps_round_T_times_100_over_u_majority_rows_clipped(u, kept)
     X, y = two_classes(n_minority=50, n_majority=400)
     sampler = RandomUnderSampler(percentage=u, random_state=0)
     _, y_res = sampler.fit_resample(X, y)
-    assert (y_res == 0).sum() == kept == sampler.n_majority_kept_
+    assert (y_res == 0).sum() == kept and sampler.sampling_strategy_ == {0: kept}
     assert (y_res == 1).sum() == 50
 
 
@@ -43,12 +43,12 @@ def test_paper_example_50_minority_at_200_percent_keeps_25():
     assert n_majority_after_undersampling(50, 1, 30) == 30
 
 
-def test_kept_rows_are_unchanged_original_rows_in_original_order():
+def test_kept_rows_are_unchanged_distinct_original_rows():
     X, y = two_classes(seed=1)
     sampler = RandomUnderSampler(percentage=150, random_state=3)
     X_res, y_res = sampler.fit_resample(X, y)
     indices = sampler.sample_indices_
-    assert np.all(np.diff(indices) > 0)
+    assert len(np.unique(indices)) == len(indices) == 50 + 33
     np.testing.assert_array_equal(X_res, X[indices])
     np.testing.assert_array_equal(y_res, y[indices])
     assert set(np.flatnonzero(y == 1)) <= set(indices)  # the minority is never touched
@@ -56,18 +56,18 @@ def test_kept_rows_are_unchanged_original_rows_in_original_order():
 
 def test_same_seed_same_rows_other_seed_other_rows():
     X, y = two_classes(seed=2)
-    a = RandomUnderSampler(200, random_state=4).fit_resample(X, y)[0]
-    b = RandomUnderSampler(200, random_state=4).fit_resample(X, y)[0]
-    c = RandomUnderSampler(200, random_state=5).fit_resample(X, y)[0]
+    a = RandomUnderSampler(percentage=200, random_state=4).fit_resample(X, y)[0]
+    b = RandomUnderSampler(percentage=200, random_state=4).fit_resample(X, y)[0]
+    c = RandomUnderSampler(percentage=200, random_state=5).fit_resample(X, y)[0]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_reference_minority_count_and_majority_label_override_the_defaults():
     X, y = two_classes(n_minority=50, n_majority=400, seed=3)
-    _, y_res = RandomUnderSampler(100, reference_minority_count=80, random_state=0).fit_resample(X, y)
+    _, y_res = RandomUnderSampler(percentage=100, reference_minority_count=80, random_state=0).fit_resample(X, y)
     assert (y_res == 0).sum() == 80
-    _, y_res = RandomUnderSampler(200, majority_label=1, random_state=0).fit_resample(X, y)
+    _, y_res = RandomUnderSampler(percentage=200, majority_label=1, random_state=0).fit_resample(X, y)
     assert (y_res == 1).sum() == 50  # 400 * 100 / 200 = 200, clipped to the 50 rows of class 1
     assert (y_res == 0).sum() == 400
 
@@ -84,10 +84,10 @@ def test_accepts_object_arrays_missing_values_and_dataframes():
     X, y = two_classes(seed=5)
     objects = X.astype(object)
     objects[:, 0] = np.where(y == 1, "rare", None)
-    X_res, _ = RandomUnderSampler(200, random_state=0).fit_resample(objects, y)
+    X_res, _ = RandomUnderSampler(percentage=200, random_state=0).fit_resample(objects, y)
     assert X_res.dtype == object and len(X_res) == 75
     frame = pd.DataFrame({"a": X[:, 0], "b": pd.Categorical(np.where(y == 1, "x", "y"))})
-    frame_res, y_res = RandomUnderSampler(200, random_state=0).fit_resample(frame, pd.Series(y, name="t"))
+    frame_res, y_res = RandomUnderSampler(percentage=200, random_state=0).fit_resample(frame, pd.Series(y, name="t"))
     assert isinstance(frame_res, pd.DataFrame) and frame_res.dtypes.equals(frame.dtypes)
     assert isinstance(y_res, pd.Series) and y_res.name == "t" and len(frame_res) == len(y_res) == 75
 
@@ -96,9 +96,43 @@ def test_counts_equal_imblearn_random_under_sampler_with_the_dict_strategy():
     for u in (10, 50, 100, 175, 400):
         X, y = two_classes(n_minority=37, n_majority=300, seed=u)
         n_new = n_majority_after_undersampling(37, u, 300)
-        ours = RandomUnderSampler(u, random_state=0).fit_resample(X, y)[1]
-        theirs = ImblearnRandomUnderSampler(sampling_strategy={0: n_new}, random_state=0).fit_resample(X, y)[1]
-        assert np.bincount(ours).tolist() == np.bincount(theirs).tolist()
+        ours = RandomUnderSampler(percentage=u, random_state=0).fit_resample(X, y)
+        theirs = ImblearnRandomUnderSampler(sampling_strategy={0: n_new}, random_state=0).fit_resample(X, y)
+        assert np.bincount(ours[1]).tolist() == np.bincount(theirs[1]).tolist()
+        # Same draw: the same rows in the same order.
+        assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"sampling_strategy": 0.5}, {"sampling_strategy": "not minority"}, {"sampling_strategy": {0: 70, 2: 20}},
+    {"replacement": True}, {"sampling_strategy": "all", "replacement": True},
+])
+def test_imblearn_semantics_without_percentage_equal_imblearn_bit_for_bit(kwargs):
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], [300, 60, 30])
+    X = rng.normal(size=(len(y), 3))
+    if "sampling_strategy" in kwargs and isinstance(kwargs["sampling_strategy"], float):
+        X, y = X[y != 2], y[y != 2]
+    ours = RandomUnderSampler(random_state=7, **kwargs)
+    theirs = ImblearnRandomUnderSampler(random_state=7, **kwargs)
+    X_ours, y_ours = ours.fit_resample(X, y)
+    X_theirs, y_theirs = theirs.fit_resample(X, y)
+    assert np.array_equal(X_ours, X_theirs) and np.array_equal(y_ours, y_theirs)
+    np.testing.assert_array_equal(ours.sample_indices_, theirs.sample_indices_)
+    assert dict(ours.sampling_strategy_) == dict(theirs.sampling_strategy_)
+
+
+def test_defaults_are_imblearns():
+    ours, theirs = RandomUnderSampler().get_params(), ImblearnRandomUnderSampler().get_params()
+    assert {name: ours[name] for name in theirs} == theirs and ours["percentage"] is None
+
+
+def test_replacement_applies_to_the_papers_mode_too():
+    X, y = two_classes(n_minority=50, n_majority=400, seed=13)
+    sampler = RandomUnderSampler(percentage=100, replacement=True, random_state=1)
+    _, y_res = sampler.fit_resample(X, y)
+    kept = sampler.sample_indices_[y_res == 0]
+    assert len(kept) == 50 and len(np.unique(kept)) < 50  # 50 draws from 400 repeat with probability 0.96
 
 
 @pytest.mark.parametrize(
@@ -115,16 +149,31 @@ def test_counts_equal_imblearn_random_under_sampler_with_the_dict_strategy():
 def test_bad_arguments_are_named(kwargs, message):
     X, y = two_classes(seed=6)
     with pytest.raises(ValueError, match=message):
+        RandomUnderSampler(**{"percentage": 100, **kwargs}).fit_resample(X, y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sampling_strategy": "majority", "percentage": 100}, "either percentage"),
+        ({"majority_label": 0}, "give percentage"),
+        ({"sampling_strategy": {1: 80}}, "sampling_strategy="),
+        ({"sampling_strategy": 2.0}, "sampling_strategy"),
+    ],
+)
+def test_bad_imblearn_arguments_are_named(kwargs, message):
+    X, y = two_classes(seed=6)
+    with pytest.raises(ValueError, match=message):
         RandomUnderSampler(**kwargs).fit_resample(X, y)
 
 
 def test_bad_data_is_refused():
     X, y = two_classes(seed=7)
     with pytest.raises(ValueError, match="at least 2 classes"):
-        RandomUnderSampler().fit_resample(X, np.zeros(len(y), int))
+        RandomUnderSampler(percentage=100).fit_resample(X, np.zeros(len(y), int))
     with pytest.raises(ValueError, match="same number of rows"):
-        RandomUnderSampler().fit_resample(X, y[:-3])
-    with pytest.raises(ValueError, match="2-D"):
+        RandomUnderSampler(percentage=100).fit_resample(X, y[:-3])
+    with pytest.raises(ValueError, match="X must be 2-D"):
         RandomUnderSampler().fit_resample(X[:, 0], y)
 
 
@@ -170,7 +219,7 @@ def test_smote_under_is_deterministic_and_an_imblearn_pipeline_step():
     pipe = Pipeline([("resample", SMOTEUnder(smote_percentage=100, under_percentage=100, random_state=0)),
                      ("tree", DecisionTreeClassifier(random_state=0))]).fit(X, y)
     assert pipe.named_steps["tree"].tree_.n_node_samples[0] == 50 + 50 + 50
-    pipe = Pipeline([("under", RandomUnderSampler(200, random_state=0)),
+    pipe = Pipeline([("under", RandomUnderSampler(percentage=200, random_state=0)),
                      ("smote", SMOTE(percentage=100, minority_label=1, random_state=0)),
                      ("tree", DecisionTreeClassifier(random_state=0))]).fit(X, y)
     assert pipe.named_steps["tree"].tree_.n_node_samples[0] == 25 + 100

@@ -1,51 +1,40 @@
-"""Resampling for imbalanced classes: SMOTE and its relatives.
+"""Resampling for imbalanced classes, built on imbalanced-learn.
 
-Implements Chawla, Bowyer, Hall, Kegelmeyer, "SMOTE: Synthetic Minority
-Over-sampling Technique", JAIR 16 (2002), arXiv:1106.1813:
+Chawla, Bowyer, Hall, Kegelmeyer, "SMOTE: Synthetic Minority Over-sampling
+Technique", JAIR 16 (2002), arXiv:1106.1813. The samplers are
+imbalanced-learn's, subclassed; without the paper's parameters they behave
+exactly as imbalanced-learn's (a drop-in replacement), and diversa adds only
+what the paper adds:
 
-* :class:`SMOTE` — synthetic minority samples interpolated between a minority
-  sample and one of its k nearest minority neighbours;
-* :class:`RandomUnderSampler` — the paper's random majority under-sampling at
-  ``u`` percent;
-* :class:`SMOTEUnder` — the paper's combination: under-sample the majority,
-  then SMOTE the minority;
-* :class:`SMOTENC` — SMOTE for mixed continuous and nominal features;
-* :class:`SMOTEN` — SMOTE for nominal features, with the Value Difference
-  Metric.
+* ``percentage=`` on :class:`SMOTE`, :class:`SMOTENC`, :class:`SMOTEN`: the
+  paper's amount of SMOTE ``N`` percent, every base sample making its share
+  (:func:`allocate_per_base`), and ``per_feature_gap`` (the paper's
+  pseudo-code draws a gap per attribute);
+* ``percentage=`` on :class:`RandomUnderSampler`: the paper's u% majority
+  under-sampling;
+* :class:`SMOTEUnder`: the paper's Under(u) followed by SMOTE(N);
+* provenance: ``sample_origin_`` (base, neighbour), ``gaps_``,
+  ``nn_indices_`` of every synthetic row.
 
-Every resampler follows imbalanced-learn's ``fit_resample(X, y)`` contract
-and works as a step of ``imblearn.pipeline.Pipeline``. The building blocks
-(:func:`interpolate`, :func:`within_class_neighbours`,
-:func:`allocate_per_base`, :func:`majority_vote`,
-:func:`value_difference_matrix`) are public for reuse and testing.
+:data:`SAMPLERS` maps a name to every sampler, these and the rest of
+imbalanced-learn's family (ADASYN, BorderlineSMOTE, SVMSMOTE, KMeansSMOTE,
+TomekLinks, EditedNearestNeighbours, SMOTETomek, SMOTEENN, ...).
 """
 
-from .allocation import (
-    allocate_per_base,
-    draw_uniform_pairs,
-    n_synthetic_from_percentage,
-)
-from .interpolation import interpolate
-from .neighbours import within_class_neighbours
-from .smote import SMOTE
-from .smote_n import SMOTEN, value_difference_matrix
-from .smote_nc import SMOTENC, encode_for_distance
-from .under import RandomUnderSampler, SMOTEUnder, n_majority_after_undersampling
-from .vote import majority_vote
+from .family import SAMPLERS
+from .percentage import allocate_per_base, n_majority_after_undersampling, n_synthetic_from_percentage
+from .smote import SMOTE, SMOTENC
+from .smote_n import SMOTEN
+from .under import RandomUnderSampler, SMOTEUnder
 
 __all__ = [
+    "SAMPLERS",
     "SMOTE",
     "SMOTEN",
     "SMOTENC",
     "SMOTEUnder",
     "RandomUnderSampler",
     "allocate_per_base",
-    "draw_uniform_pairs",
-    "encode_for_distance",
-    "interpolate",
-    "majority_vote",
     "n_majority_after_undersampling",
     "n_synthetic_from_percentage",
-    "value_difference_matrix",
-    "within_class_neighbours",
 ]

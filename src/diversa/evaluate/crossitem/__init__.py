@@ -1,13 +1,15 @@
-"""CrossItem-Lite: an offline analogue of the CrossVid cross-video reasoning benchmark.
+"""Evaluation on CrossItem-Lite, an offline analogue of the CrossVid cross-video reasoning benchmark.
 
 Li, Wang, Tan, et al., "CrossVid: A Comprehensive Benchmark for Evaluating
 Cross-Video Reasoning in Multimodal Large Language Models", arXiv:2511.12263
-(AAAI 2026). The published benchmark needs 5,331 videos and video MLLMs; this
-package mirrors its measurement machinery on symbolic "videos" (items of
-timestamped facts rendered as frames): the same 4 dimensions and 10 tasks,
-the answer formats with their official scoring rules (:mod:`.scoring`), the
-frame-budget protocol (:mod:`.harness`), reference solvers and a prompt for
-any text model (:mod:`.solvers`).
+(AAAI 2026). The published benchmark needs 5,331 videos and video MLLMs;
+CrossItem-Lite mirrors its measurement machinery on symbolic "videos" (items
+of timestamped facts rendered as frames). The data (items, the 10 tasks in 4
+dimensions, question generators and the exact reasoners that derive their
+answers) is in :mod:`diversa.datasets.crossitem`; this package judges solvers
+on it: the answer formats with their official scoring rules
+(:mod:`.scoring`), the frame-budget protocol (:mod:`.harness`), reference
+solvers and a prompt for any text model (:mod:`.solvers`).
 
 Typical use::
 
@@ -25,15 +27,6 @@ from diversa.evaluate.crossitem.harness import (
     evaluate_solver,
     frames_per_item,
     question_frames,
-)
-from diversa.evaluate.crossitem.items import (
-    Fact,
-    Frame,
-    Item,
-    View,
-    full_view,
-    observe,
-    render_frames,
 )
 from diversa.evaluate.crossitem.scoring import (
     aggregate,
@@ -56,19 +49,11 @@ from diversa.evaluate.crossitem.solvers import (
     RandomSolver,
     render_prompt,
 )
-from diversa.evaluate.crossitem.tasks import (
-    DIMENSIONS,
-    TASKS,
-    PublicQuestion,
-    Question,
-    generate_questions,
-)
 
 __all__ = [
-    "DIMENSIONS", "TASKS", "BudgetedOracleSolver", "CrossItemBenchmark", "Fact", "Frame", "IsolatedSolver", "Item",
-    "OptionsOnlySolver", "OracleSolver", "PublicQuestion", "Question", "RandomSolver", "View", "aggregate",
-    "compare_solvers", "evaluate_solver", "frames_per_item", "full_view", "generate_questions", "interval_iou",
-    "judge_open_ended", "micro_average", "observe", "open_ended_points", "overall_from_dimensions", "question_frames",
-    "render_frames", "render_prompt", "score_interval", "score_multi_choice", "score_ordering", "score_response",
+    "BudgetedOracleSolver", "CrossItemBenchmark", "IsolatedSolver", "OptionsOnlySolver", "OracleSolver",
+    "RandomSolver", "aggregate", "compare_solvers", "evaluate_solver", "frames_per_item", "interval_iou",
+    "judge_open_ended", "micro_average", "open_ended_points", "overall_from_dimensions", "question_frames",
+    "render_prompt", "score_interval", "score_multi_choice", "score_ordering", "score_response",
     "score_single_choice",
 ]

@@ -14,15 +14,15 @@ from collections import defaultdict
 
 import numpy as np
 
-from diversa.evaluate.crossitem.items import Frame, render_frames
-from diversa.evaluate.crossitem.scoring import aggregate, score_response
-from diversa.evaluate.crossitem.solvers import OracleSolver
-from diversa.evaluate.crossitem.tasks import (
+from diversa.datasets.crossitem.items import Frame, render_frames
+from diversa.datasets.crossitem.tasks import (
     TASKS,
     Question,
     check_tasks,
     generate_questions,
 )
+from diversa.evaluate.crossitem.scoring import aggregate, score_response
+from diversa.evaluate.crossitem.solvers import OracleSolver
 from diversa.evaluate.holdout import normal_approx_ci
 from diversa.evaluate.multiple_testing import holm
 from diversa.evaluate.paired import bootstrap_mean_ci, wilcoxon_signed_rank

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from diversa.evaluate.crossitem.tasks import DIMENSIONS, TASKS
+from diversa.datasets.crossitem.tasks import DIMENSIONS, TASKS
 
 _LETTER = re.compile(r"(?<![A-Za-z])([A-D])(?![A-Za-z])")
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")

@@ -30,16 +30,16 @@ import zlib
 
 import numpy as np
 
-from diversa.evaluate.crossitem.items import (
+from diversa.datasets.crossitem.items import (
     Frame,
     View,
     full_view,
     observe,
     unseen_view,
 )
-from diversa.evaluate.crossitem.reasoning import LETTERS, REASONERS, format_interval
-from diversa.evaluate.crossitem.tasks import PublicQuestion, Question
-from diversa.evaluate.crossitem.worlds import describe_event
+from diversa.datasets.crossitem.reasoning import LETTERS, REASONERS, format_interval
+from diversa.datasets.crossitem.tasks import PublicQuestion, Question
+from diversa.datasets.crossitem.worlds import describe_event
 
 #: The 14 answers of a 4-option multiple-choice question with 1-3 correct options.
 MULTI_CHOICE_ANSWERS = tuple("".join(c) for k in (1, 2, 3) for c in itertools.combinations(LETTERS, k))

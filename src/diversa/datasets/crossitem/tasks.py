@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from diversa.evaluate.crossitem import reasoning as r
-from diversa.evaluate.crossitem import worlds as w
-from diversa.evaluate.crossitem.items import Fact, Item, full_view
+from diversa.datasets.crossitem import reasoning as r
+from diversa.datasets.crossitem import worlds as w
+from diversa.datasets.crossitem.items import Fact, Item, full_view
 
 #: task -> (dimension, answer format), in the official order.
 TASKS: dict[str, tuple[str, str]] = {

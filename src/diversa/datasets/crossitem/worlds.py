@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from diversa.evaluate.crossitem.items import Fact, Item
+from diversa.datasets.crossitem.items import Fact, Item
 
 # ---------------------------------------------------------------------------------------------
 # Behaviour clips

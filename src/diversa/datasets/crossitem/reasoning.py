@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from diversa.evaluate.crossitem.items import View
-from diversa.evaluate.crossitem.worlds import (
+from diversa.datasets.crossitem.items import View
+from diversa.datasets.crossitem.worlds import (
     HEAT_LONG_SECONDS,
     LOCATIONS,
     StoryState,
