@@ -137,9 +137,9 @@ class XCrossModel(nn.Module):
         if len(set(depths)) != 1 or depths[0] == 0:
             raise ValueError(f"every source must have the same positive number of layers, got depths {depths}.")
         for i, stack in enumerate(sources):
-            for l, layer in enumerate(stack):
+            for depth, layer in enumerate(stack):
                 if not isinstance(layer, nn.Module):
-                    raise TypeError(f"sources[{i}][{l}] must be a torch.nn.Module, got {type(layer).__name__}.")
+                    raise TypeError(f"sources[{i}][{depth}] must be a torch.nn.Module, got {type(layer).__name__}.")
         if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
             raise ValueError(f"d_model must be a positive int, got {d_model!r}.")
         if combine not in COMBINES:
@@ -162,13 +162,13 @@ class XCrossModel(nn.Module):
         h = self.embed(x) if self.embed is not None else x
         streams = [h] * self.num_sources
         mixing = [] if return_mixing else None
-        for l, integrator in enumerate(self.integrators):
+        for depth, integrator in enumerate(self.integrators):
             acts = []
             for i in range(self.num_sources):
-                a = self.sources[i][l](streams[i], *layer_args, **layer_kwargs)
+                a = self.sources[i][depth](streams[i], *layer_args, **layer_kwargs)
                 if not isinstance(a, torch.Tensor) or a.shape[-1] != self.d_model:
                     got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-                    raise ValueError(f"sources[{i}][{l}] must return a tensor [..., {self.d_model}], got {got}.")
+                    raise ValueError(f"sources[{i}][{depth}] must return a tensor [..., {self.d_model}], got {got}.")
                 acts.append(a)
             stacked, w = integrator(torch.stack(acts))
             streams = list(stacked)
@@ -210,7 +210,7 @@ class XCrossModel(nn.Module):
         stripped = [_strip(sd, prefix, i) for i, sd in enumerate(source_loras)]
         _check_same_targets(stripped, allow_rank_mismatch)
         stacks = []
-        for sd, a in zip(stripped, alphas):
+        for sd, a in zip(stripped, alphas, strict=True):
             stack = copy.deepcopy(nn.ModuleList(layers))
             ranks = {split_lora_key(k)[0]: t.shape[0] for k, t in sd.items() if k.endswith("lora_A.weight")}
             apply_adapter(stack, sorted(ranks), lambda name, base, ranks=ranks, a=a: LoRALinear(

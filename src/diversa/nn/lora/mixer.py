@@ -141,16 +141,16 @@ class LoRAMixerLinear(LinearAdapter):
             raise ValueError(f"init must be one of {INITS}, got {init!r}.")
         ranks = [check_rank(ri, base.in_features, base.out_features, "r")
                  for ri in _per_expert(r, num_experts, "r")]
-        alphas = [check_alpha(2 * ri if a is None else a) for ri, a in zip(ranks, _per_expert(alpha, num_experts,
-                                                                                                 "alpha"))]
+        given = _per_expert(alpha, num_experts, "alpha")
+        alphas = [check_alpha(2 * ri if a is None else a) for ri, a in zip(ranks, given, strict=True)]
         self.dropout_p = check_dropout(dropout)
         self.num_experts, self.top_k, self.mode = num_experts, top_k, mode
         self.ranks = ranks
-        self.scalings = [lora_scaling(ri, a, use_rslora) for ri, a in zip(ranks, alphas)]
+        self.scalings = [lora_scaling(ri, a, use_rslora) for ri, a in zip(ranks, alphas, strict=True)]
         factory = self._wrap(base)
         self.lora_A = nn.ModuleList(nn.Linear(base.in_features, ri, bias=False, **factory) for ri in ranks)
         self.lora_B = nn.ModuleList(nn.Linear(ri, base.out_features, bias=False, **factory) for ri in ranks)
-        for A, B, ri in zip(self.lora_A, self.lora_B, ranks):
+        for A, B, ri in zip(self.lora_A, self.lora_B, ranks, strict=True):
             init_lora_pair(A, B, init, ri)
         self.router = nn.Linear(base.in_features, num_experts, bias=False, **factory)
         nn.init.normal_(self.router.weight, 0.0, router_init_std)

@@ -209,7 +209,8 @@ def _base_of(model: nn.Module, module: str, hint: str) -> nn.Linear:
             raise ValueError(f"{module} holds a merged LoRA; unmerge it before loading another adapter.")
         return layer.base_layer
     if not isinstance(layer, nn.Linear):
-        raise ValueError(f"the adapter targets {module!r}, which is a {type(layer).__name__}, not a Linear layer{hint}.")
+        raise ValueError(f"the adapter targets {module!r}, which is a {type(layer).__name__}, "
+                         f"not a Linear layer{hint}.")
     return layer
 
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from diversa.nn.lora.inject import apply_adapter
-from diversa.nn.lora.linear import LinearAdapter, check_alpha, check_dropout, check_rank
+from diversa.nn.lora.linear import LinearAdapter, check_alpha, check_dropout
 
 __all__ = ["RankRouting", "SMoRALinear", "apply_smora", "rank_gates"]
 
@@ -100,7 +100,10 @@ class SMoRALinear(LinearAdapter):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}.")
-        self.r = check_rank(r, base.in_features, base.out_features)
+        # r may exceed min(in, out): the routed rank-one experts combine differently per token.
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ValueError(f"r must be a positive int, got {r!r}.")
+        self.r = r
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.r:
             raise ValueError(f"k must be an int in [1, r={self.r}], got {k!r}.")
         if isinstance(rank_partition, bool) or not isinstance(rank_partition, int) or rank_partition < 1 \
