@@ -1,7 +1,7 @@
 """LoRA-Mixer: LoRA experts routed per token inside the projections they adapt.
 
-Li et al., "LoRA-Mixer: Coordinate Modular LoRA Experts Through Serial
-Attention Routing" (arXiv:2507.00029; ICLR 2026). A routed mixture of E LoRA
+"LoRA-Mixer: Coordinate Modular LoRA Experts Through Serial Attention
+Routing" (arXiv:2507.00029; ICLR 2026). A routed mixture of E LoRA
 experts replaces a linear layer of the attention block (q, k, v, o), so the
 routed update flows through attention ("serial" routing) instead of being
 fused beside it:

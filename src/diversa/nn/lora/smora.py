@@ -1,7 +1,7 @@
 """SMoRA: every rank of one LoRA is an expert, routed per token.
 
-Zhao et al., "Each Rank Could be an Expert: Single-Ranked Mixture of Experts
-LoRA for Multi-Task Learning" (arXiv:2501.15103, KDD 2026). Routing E LoRA
+"Each Rank Could be an Expert: Single-Ranked Mixture of Experts LoRA for
+Multi-Task Learning" (arXiv:2501.15103, KDD 2026). Routing E LoRA
 experts of rank r/E is one rank-r LoRA whose rank components are switched on
 block-wise, ``sum_e g_e B_e A_e x = B diag(G(x)) A x``; SMoRA takes the finest
 blocks, single ranks. Per token x (faithful to the official
