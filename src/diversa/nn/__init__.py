@@ -1,9 +1,11 @@
 """PyTorch building blocks.
 
 ``moe`` (dropless top-k mixture-of-experts layers, balance losses, routing
-overrides, null experts, sparsification schedules), ``losses`` (self-adjusting
-Dice and Tversky losses), ``models`` (TinyLM) and ``training`` (a small
-training loop with per-task exact match). LoRA adapters and regularizers join
-them later. Everything here is a ``torch.nn.Module`` or a function over
-tensors.
+overrides, null experts, sparsification schedules), ``lora`` (LoRA layers with
+PEFT-format adapter files, LoRA-Mixer's routed LoRA experts, SMoRA's rank-wise
+experts), ``xcross`` (X-Cross: layer-wise integration of frozen per-domain
+models), ``losses`` (self-adjusting Dice and Tversky losses), ``models``
+(TinyLM) and ``training`` (a small training loop with per-task exact match).
+Regularizers join them later. Everything here is a ``torch.nn.Module`` or a
+function over tensors.
 """
