@@ -108,7 +108,6 @@ def test_sharded_output_with_index_and_dtype(zoo):
     reread = Checkpoint(tmp_path / "out")
     assert sorted(reread.keys) == sorted(expected)
     assert torch.equal(reread.read("pos_ids"), expected["pos_ids"])
-    reread.close()
 
 
 def test_dare_with_random_state_is_reproducible_and_equals_pure(zoo):
