@@ -221,7 +221,8 @@ def _write_raw(path: Path, header, data: bytes = b"") -> None:
     ({"w": "hello"}, b"", "tensor 'w': its entry is 'hello'"),
     ({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8,
      "tensor 'w': 8 bytes of data for shape [3] of F32 (12 expected)"),
-    ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}, b"\0" * 8, "tensor 'w': data_offsets [8, 0] are reversed"),
+    ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}, b"\0" * 8,
+     "tensor 'w': data_offsets [8, 0] are reversed"),
     ({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8, "tensor 'w': its data ends at byte 16"),
     ({"w": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8, "tensor 'w': unsupported dtype 'Q4'"),
 ])
