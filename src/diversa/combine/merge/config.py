@@ -37,6 +37,13 @@ DARE must lie in (0, 1], not "drop_rate ... got 1.5").
 
 ``dtype`` (or mergekit's ``out_dtype``, which wins) sets the output dtype of
 floating tensors; arithmetic always runs in float32.
+
+Randomness: DARE's masks are drawn with the ``random_state`` parameter, which
+the engine sets to its ``seed`` (``--seed``, default 0) when the config has
+none, so a merge is reproducible; per-(tensor, model) generators make a
+streamed merge draw what a whole-model call draws. mergekit draws from torch's
+global generator instead, so the two tools agree on DARE only through the pure
+functions under the same ``torch.manual_seed`` (``random_state=None``).
 """
 
 from __future__ import annotations
