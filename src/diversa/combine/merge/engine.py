@@ -18,8 +18,8 @@ merge starts, keeps 80% of the rest, and merges every tensor that would not
 fit it in blocks of rows (:mod:`diversa.combine.merge.chunked`) sized so that
 per entry the inputs' stored bytes, the working set
 (:func:`~diversa.combine.merge.chunked.working_bytes_per_element`: 32 bytes
-element-wise, 40 for magnitude pruning, ``5 n + 56`` for TIES/DARE) and the
-output fit. Inputs are memory maps opened per read, so pages of the inputs do
+element-wise, 40 for magnitude pruning, ``5 n + 56`` for TIES/DARE with n
+counting the base too) and the output fit. Inputs are memory maps opened per read, so pages of the inputs do
 not accumulate. Measured (``benchmarks/bench_merge_memory.py``): three models
 with a 32000 x 1024 float32 embedding under ``--max-memory 1GB`` peak at
 0.76 GB (TIES), 0.85 GB (DARE-TIES), 0.76 GB (Task Arithmetic), against 1.7,
