@@ -261,7 +261,7 @@ def parse_size(size, name: str = "max_shard_size") -> int:
                 number, factor = text[:-len(unit)], unit_factor
                 break
         try:
-            value = int(float(number) * factor) if number.replace(".", "", 1).isdigit() else int(number)
+            value = int(float(number) * factor)  # int() of nan/inf raises: both are refused
         except (ValueError, OverflowError):
             raise ValueError(f"{name}: cannot read {size!r} (use e.g. 5GB, 500MB, 2GiB)") from None
     else:
