@@ -94,9 +94,9 @@ def run(quick: bool = False) -> list[dict]:
             dense = DenseSwiGLU(d, k * h)
             x = torch.randn(tokens, d, requires_grad=True)
             with torch.no_grad():
-                torch.testing.assert_close(layer(x), naive_moe_forward(layer, x), atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(layer(x)[0], naive_moe_forward(layer, x), atol=1e-5, rtol=1e-4)
             label = f"E={num_experts} k={k} d={d} h={h} T={tokens}"
-            ours = _step(layer, x)
+            ours = _step(lambda z, layer=layer: layer(z)[0], x)  # (output, router_logits)
             for anchor_name, anchor in (("per-expert loop (HF Mixtral pattern)", _step(lambda z, layer=layer: naive_moe_forward(layer, z), x)),
                                         (f"dense SwiGLU, hidden {k * h} (equal active params)", _step(dense, x))):
                 ours()
@@ -107,7 +107,8 @@ def run(quick: bool = False) -> list[dict]:
             other = "segments" if chosen == "bmm" else "bmm"
             alternative = MoEFeedForward(d, h, num_experts=num_experts, top_k=k, dispatch=other)
             alternative.load_state_dict(layer.state_dict())
-            row, _, _ = compare_timings(f"moe fwd+bwd {other} dispatch ({label})", _step(alternative, x),
+            row, _, _ = compare_timings(f"moe fwd+bwd {other} dispatch ({label})",
+                                        _step(lambda z, alternative=alternative: alternative(z)[0], x),
                                         _step(lambda z, layer=layer: naive_moe_forward(layer, z), x),
                                         "per-expert loop (HF Mixtral pattern)", repeats)
             row["tokens_per_s"] = tokens / row["diversa_s"]

@@ -93,3 +93,69 @@ def test_merged_llama_loads_in_transformers(tmp_path):
             torch.testing.assert_close(state[k].float(), v.to(torch.bfloat16).float())
     logits = merged(torch.tensor([[1, 2, 3]])).logits
     assert logits.shape == (1, 3, 64) and torch.isfinite(logits).all()
+
+
+def test_dare_without_seed_uses_a_fixed_reported_seed(tmp_path, capsys):
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(CONFIG.replace("ties", "dare_ties"))
+    for out in ("a", "b"):
+        assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / out), "--quiet"]) == 0
+        assert "random masks drawn with seed 0" in capsys.readouterr().out
+    a, b = (load_file(tmp_path / out / "model.safetensors") for out in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "c"), "--quiet", "--seed", "5"]) == 0
+    assert "seed 5" in capsys.readouterr().out
+    assert not torch.equal(load_file(tmp_path / "c" / "model.safetensors")["a.weight"], a["a.weight"])
+    (tmp_path / "seeded.yaml").write_text(CONFIG.replace("ties", "dare_ties").replace(
+        "normalize: true", "normalize: true, random_state: 3"))
+    assert cli.main(["merge", str(tmp_path / "seeded.yaml"), str(tmp_path / "d"), "--seed", "5"]) == 2
+    assert "contradicts random_state: 3" in capsys.readouterr().err
+
+
+def test_nan_model_is_refused_unless_allowed(tmp_path, capsys):
+    base, models = _write_models(tmp_path)
+    models[1]["b.bias"][2] = float("nan")
+    save_file(models[1], tmp_path / "m2" / "model.safetensors")
+    (tmp_path / "merge.yaml").write_text(CONFIG)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "holds NaN or infinite values" in err and "--allow-nan" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet", "--allow-nan"]) == 0
+    assert "tensor b.bias holds NaN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("out", ["m1", "m1/merged", "."])
+def test_overwrite_never_targets_an_input(tmp_path, capsys, out):
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(CONFIG)
+    before = (tmp_path / "m1" / "model.safetensors").read_bytes()
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / out), "--overwrite"]) == 1
+    assert "input model" in capsys.readouterr().err
+    assert (tmp_path / "m1" / "model.safetensors").read_bytes() == before
+
+
+def test_max_memory_option(tmp_path, capsys):
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(CONFIG)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "o"), "--max-memory", "lots"]) == 2
+    assert "--max-memory: cannot read 'lots'" in capsys.readouterr().err
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "o"), "--max-memory", "1MB"]) == 1
+    assert "is below the" in capsys.readouterr().err  # the interpreter alone uses more
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "o"), "--quiet",
+                     "--max-memory", "64GB"]) == 0
+
+
+@pytest.mark.parametrize("text,needle", [
+    (CONFIG.replace("normalize: true", "normalize: \"yes\""), "parameters.normalize must be true or false"),
+    (CONFIG.replace("weight: 0.5", "weight: true"), "models[2].parameters.weight must be a number, got True"),
+    (CONFIG.replace("dtype: float32", "dtype: [a]"), "dtype must be one of"),
+    (CONFIG.replace("ties", "dare_ties").replace("density: 0.5}\n  - model: m2", "density: -0.5}\n  - model: m2"),
+     "models[1].parameters.density must lie in (0, 1], got -0.5"),
+])
+def test_wrongly_typed_fields_are_one_line(tmp_path, capsys, text, needle):
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(text)
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err

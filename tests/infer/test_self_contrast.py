@@ -74,15 +74,33 @@ def test_contrast_changes_some_tokens_but_stays_plausible(moe_model):
     assert free != greedy_generate(moe_model, prompts)
 
 
-def test_fit_picks_smallest_best_beta_and_sampling_is_reproducible(moe_model):
-    val = make_test_set(n_per_task=2, seed=2)
-    decoder = SCMoEDecoder(moe_model, beta_grid=(0.5, 0.1)).fit(val)
-    best = max(decoder.val_scores_.values())
-    assert decoder.beta_ == min(b for b, s in decoder.val_scores_.items() if s == best)
-    assert 0.0 <= decoder.score(val) <= 1.0
-    a = SCMoEDecoder(moe_model, do_sample=True, seed=3).generate(val)
-    b = SCMoEDecoder(moe_model, do_sample=True, seed=3).generate(val)
-    assert a == b
+def test_fit_keeps_the_smallest_of_the_best_betas_and_scores_exact_match(moe_model, monkeypatch):
+    val = make_test_set(n_per_task=1, seed=2)
+    answers = [val.input_ids[i, int(p): int(p) + int(a)].tolist()
+               for i, (p, a) in enumerate(zip(val.prompt_len, val.answer_len))]
+    # canned generations: beta 0.5 and 0.9 get three of four prompts right, 0.1 one of them
+    right = {0.1: [0], 0.5: [0, 1, 2], 0.9: [1, 2, 3]}
+    decoded = []
+
+    def decode(self, prompts, beta):
+        decoded.append(beta)
+        return [answers[i] if i in right[beta] else [0] for i in range(prompts.n_examples)]
+
+    monkeypatch.setattr(SCMoEDecoder, "_decode", decode)
+    decoder = SCMoEDecoder(moe_model, beta_grid=(0.9, 0.1, 0.5)).fit(val)
+    assert decoder.val_scores_ == {0.1: 0.25, 0.5: 0.75, 0.9: 0.75} and decoder.beta_ == 0.5
+    assert decoder.score(val) == 0.75 and decoded[-1] == 0.5  # generate uses the chosen beta
+    assert SCMoEDecoder(moe_model, beta=0.1).score(val) == 0.25  # without fit: the constructor's beta
+    with pytest.raises(ValueError, match="beta_grid"):
+        SCMoEDecoder(moe_model, beta_grid=()).fit(val)
+
+
+def test_sampling_is_reproducible_and_follows_the_seed(moe_model):
+    prompts = make_test_set(n_per_task=4, seed=2)
+    a = SCMoEDecoder(moe_model, do_sample=True, seed=3).generate(prompts)
+    assert a == SCMoEDecoder(moe_model, do_sample=True, seed=3).generate(prompts)
+    assert a != SCMoEDecoder(moe_model, do_sample=True, seed=4).generate(prompts)
+    assert a != SCMoEDecoder(moe_model).generate(prompts)  # sampling, not greedy
 
 
 def test_routing_divergence(moe_model):
@@ -91,3 +109,88 @@ def test_routing_divergence(moe_model):
     assert same["mean"] == pytest.approx(0.0, abs=1e-5)
     diff = routing_divergence(moe_model, batch)
     assert diff["mean"] > 0 and set(diff["per_task"]) == {0, 1, 2, 3} and math.isfinite(diff["mean"])
+
+
+# -- transformers MoE models: routers overridden through forward hooks, one KV cache per routing --------------
+
+
+def _hf_model(kind):
+    transformers = pytest.importorskip("transformers")
+    common = {"vocab_size": 20, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "num_experts_per_tok": 2,
+              "max_position_embeddings": 64, "pad_token_id": 10, "eos_token_id": 13, "bos_token_id": 11,
+              "tie_word_embeddings": False, "initializer_range": 0.3}
+    torch.manual_seed(0)
+    if kind == "mixtral":
+        config = transformers.MixtralConfig(num_local_experts=4, **common)
+        return transformers.MixtralForCausalLM(config).eval()
+    config = transformers.Qwen2MoeConfig(num_experts=4, moe_intermediate_size=24, shared_expert_intermediate_size=24,
+                                         norm_topk_prob=False, **common)
+    return transformers.Qwen2MoeForCausalLM(config).eval()
+
+
+def _hf_greedy(model, prompts, max_new):
+    """transformers' own greedy ``generate`` on the left-padded prompts, cut after ``<eos>``."""
+    lengths = prompts.prompt_len.tolist()
+    width = max(lengths)
+    ids = torch.full((len(lengths), width), 10)
+    mask = torch.zeros((len(lengths), width), dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, width - n:], mask[i, width - n:] = prompts.input_ids[i, :n], 1
+    out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
+                         eos_token_id=13, pad_token_id=10)
+    rows = out[:, width:].tolist()
+    return [row[: row.index(13) + 1] if 13 in row else row for row in rows]
+
+
+@pytest.mark.parametrize("kind", ["mixtral", "qwen2_moe"])
+def test_hf_model_beta_zero_is_its_greedy_decoding(kind):
+    model = _hf_model(kind)
+    prompts = make_test_set(n_per_task=2, seed=0)  # prompts of different lengths: left padding matters
+    ours = SCMoEDecoder(model, beta=0.0, max_new_tokens=8).generate(prompts)
+    assert ours == _hf_greedy(model, prompts, 8)
+    assert len({tuple(g) for g in ours}) > 4  # the check compares real, varied continuations
+
+
+@pytest.mark.parametrize("kind", ["mixtral", "qwen2_moe"])
+def test_hf_weak_pass_routes_each_token_to_its_rank_k_expert(kind):
+    from diversa.infer.self_contrast import router_modules, routing_hooks
+
+    model = _hf_model(kind)
+    routers = router_modules(model)
+    assert len(routers) == 2
+    seen_logits, seen_index = [], []
+    hooks = [r.register_forward_hook(lambda m, a, out: seen_logits.append(out[0].detach())) for r in routers]
+    experts = [m for m in model.modules() if type(m).__name__.endswith("Experts")]
+    hooks += [e.register_forward_pre_hook(lambda m, args: seen_index.append(args[1])) for e in experts]
+    ids = make_test_set(n_per_task=1, seed=1).input_ids
+    strong = model(input_ids=ids).logits
+    with routing_hooks(routers, RoutingOverride.rank((2,))):
+        weak = model(input_ids=ids).logits
+    for h in hooks:
+        h.remove()
+    # strong pass: the model's own top-2; weak pass: the second most probable expert alone
+    for logits, index in zip(seen_logits[:2], seen_index[:2]):
+        assert torch.equal(index.sort(-1).values, logits.softmax(-1).topk(2).indices.sort(-1).values)
+    for logits, index in zip(seen_logits[2:], seen_index[2:]):
+        assert index.shape[1] == 1 and torch.equal(index[:, 0], logits.softmax(-1).argsort(-1, descending=True)[:, 1])
+    assert (weak - strong).abs().max() > 0.1
+    assert torch.equal(model(input_ids=ids).logits, strong)  # the hooks are gone
+
+
+def test_hf_contrast_changes_tokens_and_the_kv_cache_changes_nothing():
+    model = _hf_model("mixtral")
+    prompts = make_test_set(n_per_task=2, seed=3)
+    cached = SCMoEDecoder(model, alpha=1e-3, beta=0.9, max_new_tokens=6).generate(prompts)
+    assert cached == SCMoEDecoder(model, alpha=1e-3, beta=0.9, max_new_tokens=6, use_cache=False).generate(prompts)
+    assert cached != _hf_greedy(model, prompts, 6)
+    # weak = strong (Mixtral's own normalised top-2): the contrast cancels, whatever beta
+    with pytest.warns(UserWarning, match="weak routing equals"):
+        same = SCMoEDecoder(model, strong=RoutingOverride.topk(2), weak=RoutingOverride.topk(2), beta=0.9,
+                            max_new_tokens=6).generate(prompts)
+    assert same == _hf_greedy(model, prompts, 6)
+
+
+def test_a_model_without_routers_is_refused():
+    with pytest.raises(TypeError, match="routing_override"):
+        SCMoEDecoder(torch.nn.Linear(2, 2)).generate(make_test_set(n_per_task=1, seed=0))

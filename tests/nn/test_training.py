@@ -43,7 +43,8 @@ def test_evaluation_and_generation_agree_with_a_perfect_oracle():
     model = TinyLM(TinyLMConfig(d_model=32, n_heads=2))
     test = make_test_set(n_per_task=4, seed=0)
     gen = greedy_generate(model, test)
-    assert all(1 <= len(g) <= int(a) for g, a in zip(gen, test.answer_len))
+    assert all(1 <= len(g) <= 24 - int(p) for g, p in zip(gen, test.prompt_len))
+    assert all(g[-1] == AlgoTasks.EOS or len(g) == 24 - int(p) for g, p in zip(gen, test.prompt_len))
     ev = evaluate_lm(model, test)
     assert 0.0 <= ev["token_acc"] <= 1.0 and set(ev["per_task"]) == {0, 1, 2, 3}
     # a step_fn that reads the reference answer generates it exactly
@@ -58,6 +59,20 @@ def test_evaluation_and_generation_agree_with_a_perfect_oracle():
     result = exact_match_gen(perfect, test)
     assert result["exact_match_gen"] == 1.0 and result["correct"].all()
     assert all(g[-1] == AlgoTasks.EOS for g in perfect)
+
+
+def test_generation_never_reads_the_reference_answer():
+    torch.manual_seed(0)
+    model = TinyLM(TinyLMConfig(d_model=32, n_heads=2))
+    test = make_test_set(n_per_task=3, seed=4)
+    gen = greedy_generate(model, test)
+    cols = torch.arange(test.input_ids.shape[1])
+    hidden = test.input_ids.masked_fill(cols >= test.prompt_len[:, None], 7)  # other answers, other lengths
+    blind = test._replace(input_ids=hidden, answer_len=torch.ones_like(test.answer_len))
+    assert greedy_generate(model, blind) == gen
+    assert any(len(g) > int(a) for g, a in zip(gen, test.answer_len))  # an untrained model overshoots
+    with pytest.raises(ValueError, match="max_new"):
+        greedy_generate(model, test, max_new=0)
 
 
 def test_batched_generation_equals_one_by_one():

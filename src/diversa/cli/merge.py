@@ -15,32 +15,40 @@ def add_parser(commands) -> None:
                     "Tensors stream one at a time; the output (sharded safetensors with an index, plus the "
                     "base model's config and tokenizer files) appears in OUT_DIR only when complete.")
     p.add_argument("config", metavar="CONFIG.yaml", help="merge config")
-    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (must not exist or be empty)")
+    p.add_argument("out_dir", metavar="OUT_DIR",
+                   help="output folder (must not exist or be empty, and must not be or hold an input model)")
     p.add_argument("--max-shard-size", default="5GB", help="largest output shard, e.g. 5GB, 500MB (default 5GB)")
+    p.add_argument("--max-memory", default=None,
+                   help="peak memory of the whole merge, e.g. 8GB; tensors that do not fit are merged in row "
+                        "blocks (default: no limit, one tensor at a time)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR once the merge succeeds")
     p.add_argument("--no-copy-files", dest="copy_files", action="store_false",
                    help="do not copy config/tokenizer files from the base model")
     p.add_argument("--seed", type=int, default=None,
-                   help="seed torch's global generator (DARE without a random_state parameter)")
+                   help="seed of DARE's random masks when the config sets no random_state (default 0)")
+    p.add_argument("--allow-nan", action="store_true",
+                   help="merge models holding NaN or infinite values instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from diversa.combine.merge.config import load_config
     from diversa.combine.merge.engine import merge_checkpoints, parse_size
 
-    try:
-        parse_size(args.max_shard_size)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"--max-shard-size: {exc}") from None
+    for option, value in (("--max-shard-size", args.max_shard_size), ("--max-memory", args.max_memory)):
+        try:
+            if value is not None:
+                parse_size(value, option)
+        except (TypeError, ValueError) as exc:
+            raise UserError(str(exc)) from None
     config = load_config(args.config)
-    if args.seed is not None:
-        torch.manual_seed(args.seed)
+    configured = config.parameters.get("random_state")
+    if args.seed is not None and configured is not None and args.seed != configured:
+        raise UserError(f"--seed {args.seed} contradicts random_state: {configured} in {args.config}; keep one")
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 100)
     show = not args.quiet and sys.stderr.isatty()
     with Progress(TextColumn("merging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -51,10 +59,19 @@ def run(args) -> int:
             bar.update(task, completed=done, total=total, description=key)
 
         result = merge_checkpoints(config, args.out_dir, max_shard_size=args.max_shard_size,
-                                   copy_files=args.copy_files, overwrite=args.overwrite, progress=progress)
+                                   copy_files=args.copy_files, overwrite=args.overwrite, max_memory=args.max_memory,
+                                   seed=0 if args.seed is None else args.seed, allow_nan=args.allow_nan,
+                                   progress=progress)
     print(f"merged {result.n_models} model(s) with {result.method}: {result.n_merged} of {result.n_tensors} "
           f"tensors merged, {result.total_bytes / 1e6:.1f} MB in {len(result.shards)} shard(s) -> "
           f"{result.out_dir}")
+    if result.seed is not None:
+        print(f"random masks drawn with seed {result.seed} (rerun with the same seed to reproduce)")
+    if result.chunked:
+        print(f"merged in row blocks to fit --max-memory: {', '.join(result.chunked)}")
+    for model, tensor in result.nonfinite:
+        print(f"warning: model {model}: tensor {tensor} holds NaN or infinite values (merged: --allow-nan)",
+              file=sys.stderr)
     if result.copied_files:
         print(f"copied from the base model: {', '.join(result.copied_files)}")
     return 0

@@ -17,13 +17,25 @@ RESOLUTIONS (spec ``experts.md#scmoe``): weak ranks are 1-indexed, default
 rank 3, also available); ``<eos>`` is allowed (our tasks end with it; the
 official greedy code blocks it and stops on strings); beta is chosen on
 validation prompts over the paper's grid, ties to the smallest beta.
+
+Models. A model whose forward takes ``routing_override`` (diversa's
+:class:`~diversa.nn.models.TinyLM`) is run with the overrides, recomputing the
+sequence at each step (it has no KV cache; sequences are short). A Hugging
+Face MoE model (transformers >= 5: routers returning ``(logits, weights,
+indices)``, e.g. ``MixtralForCausalLM``, ``Qwen2MoeForCausalLM``) is run
+through forward hooks on its routers that replace the chosen experts and
+weights with the override's, one KV cache per routing (the strong and the weak
+pass see different hidden states in every layer), prompts left-padded with an
+attention mask; ``strong=None`` then keeps the model's own routing, as the
+official code does for Mixtral.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +44,8 @@ from diversa.datasets.algotasks import AlgoBatch
 from diversa.nn.moe import RoutingOverride
 from diversa.nn.training import exact_match_gen, greedy_generate
 
-__all__ = ["SCMoEDecoder", "plausibility_violations", "routing_divergence", "scmoe_scores"]
+__all__ = ["SCMoEDecoder", "plausibility_violations", "router_modules", "routing_divergence", "routing_hooks",
+           "scmoe_scores"]
 
 
 def _check_alpha_beta(alpha: float, beta: float) -> None:
@@ -68,19 +81,84 @@ def scmoe_scores(strong_logits: torch.Tensor, weak_logits: torch.Tensor, alpha: 
     return scores.masked_fill(z_s < cutoff, float("-inf"))
 
 
+def router_modules(model) -> list[torch.nn.Module]:
+    """The top-k routers of a transformers MoE model (modules returning ``(logits, weights, indices)``).
+
+    transformers 5 names them ``<Model>TopKRouter`` (Mixtral, Qwen2-MoE,
+    Qwen3-MoE, OLMoE, ...); each holds ``weight`` [E, d] and ``top_k``.
+    """
+    return [m for m in model.modules()
+            if type(m).__name__.endswith("Router") and hasattr(m, "top_k") and hasattr(m, "weight")]
+
+
+@contextlib.contextmanager
+def routing_hooks(routers: Sequence[torch.nn.Module], override: RoutingOverride | None) -> Iterator[None]:
+    """Within the block, every router in ``routers`` routes by ``override`` (None: leaves them alone).
+
+    A forward hook replaces the router's ``(logits, weights, indices)`` by the
+    logits with the override's choice from ``softmax(logits)``: indices and
+    weights [T, k'] (k' may differ from the model's k; the experts of
+    transformers accept any width). The hooks are removed on exit.
+    """
+    if override is None:
+        yield
+        return
+
+    def hook(module, args, output):
+        if not (isinstance(output, tuple) and len(output) == 3):
+            raise TypeError(f"{type(module).__name__} returned {type(output).__name__}, not (logits, weights, "
+                            "indices): routing hooks need the transformers >= 5 router layout")
+        logits, weights, _ = output
+        idx, gate = override.select(logits.float().softmax(dim=-1))
+        return logits, gate.to(weights.dtype), idx
+
+    handles = [router.register_forward_hook(hook) for router in routers]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _forward_parameters(model) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _takes_routing_override(model) -> bool:
+    return "routing_override" in _forward_parameters(model)
+
+
+def _cache_of(output):
+    """The KV cache a transformers forward returned (``cache`` since 5.x, ``past_key_values`` before)."""
+    for name in ("cache", "past_key_values"):
+        if name in output and output[name] is not None:
+            return output[name]
+    raise TypeError("the model returned no KV cache (pass use_cache=False to SCMoEDecoder)")
+
+
 class SCMoEDecoder:
-    """Self-contrast decoding with a TinyLM-like MoE model (scikit-learn-style ``fit``/``score``).
+    """Self-contrast decoding with a TinyLM or a transformers MoE model (scikit-learn-style ``fit``/``score``).
 
     ``fit(val_prompts)`` picks ``beta_`` from ``beta_grid`` by validation
     exact match (generation), ties to the smallest beta; without ``fit`` the
     constructor's ``beta`` is used. ``generate(prompts)`` returns the generated
-    tokens per prompt; ``score(batch)`` the macro ``exact_match_gen``.
+    tokens per prompt (until ``<eos>``, ``max_new_tokens`` or the end of the
+    prompts' rows); ``score(batch)`` the macro ``exact_match_gen``. ``strong``
+    defaults to top-2 for a TinyLM and to the model's own routing for a
+    transformers model; ``weak`` to rank 2. ``pad_id`` left-pads the prompts
+    of a transformers model; ``use_cache=False`` recomputes the whole sequence
+    at each step instead of using the KV caches (same result, for checking).
     """
 
     def __init__(self, model, strong: RoutingOverride | None = None, weak: RoutingOverride | None = None,
                  alpha: float = 0.1, beta: float = 0.5, beta_grid: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),
                  do_sample: bool = False, allow_eos: bool = True, eos_id: int = 13,
-                 max_new_tokens: int | None = None, seed: int = 0):
+                 max_new_tokens: int | None = None, seed: int = 0, pad_id: int = 10, use_cache: bool = True):
         self.model = model
         self.strong = strong
         self.weak = weak
@@ -92,6 +170,8 @@ class SCMoEDecoder:
         self.eos_id = eos_id
         self.max_new_tokens = max_new_tokens
         self.seed = seed
+        self.pad_id = pad_id
+        self.use_cache = use_cache
 
     def _strong(self) -> RoutingOverride:
         return RoutingOverride.topk(2) if self.strong is None else self.strong
@@ -119,8 +199,77 @@ class SCMoEDecoder:
     def _decode(self, prompts: AlgoBatch, beta: float) -> list[list[int]]:
         _check_alpha_beta(self.alpha, beta)
         generator = torch.Generator().manual_seed(self.seed) if self.do_sample else None
-        return greedy_generate(self.model, prompts, max_new=self.max_new_tokens, step_fn=self._step_fn(beta),
-                               eos_id=self.eos_id, generator=generator)
+        if _takes_routing_override(self.model):
+            return greedy_generate(self.model, prompts, max_new=self.max_new_tokens, step_fn=self._step_fn(beta),
+                                   eos_id=self.eos_id, generator=generator)
+        routers = router_modules(self.model)
+        if not routers:
+            raise TypeError(f"SCMoEDecoder needs a model whose forward takes routing_override (TinyLM) or a "
+                            f"transformers MoE model with top-k routers; {type(self.model).__name__} has neither")
+        return self._decode_hooked(prompts, beta, routers, generator)
+
+    @torch.no_grad()
+    def _decode_hooked(self, prompts: AlgoBatch, beta: float, routers, generator) -> list[list[int]]:
+        """SCMoE on a transformers model: one KV cache per routing, routers overridden by forward hooks."""
+        if self.strong is not None and self.strong == self._weak():
+            warnings.warn("SCMoEDecoder: weak routing equals strong routing; SCMoE reduces to greedy decoding.",
+                          stacklevel=3)
+        model = self.model
+        was_training = model.training
+        model.eval()
+        rows = prompts.n_examples
+        lengths = prompts.prompt_len.tolist()
+        width = max(lengths)
+        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((rows, width), dtype=torch.long)
+        for i, n in enumerate(lengths):  # left padding: every row's next token is at the last column
+            ids[i, width - n:] = prompts.input_ids[i, :n]
+            attention[i, width - n:] = 1
+        caps = [prompts.input_ids.shape[1] - n if self.max_new_tokens is None else int(self.max_new_tokens)
+                for n in lengths]
+        forbid = None if self.allow_eos else (self.eos_id,)
+        passes = {"strong": self.strong, "weak": self._weak() if beta else None}
+        cache_argument = "cache" if "cache" in _forward_parameters(model) else "past_key_values"
+        caches: dict[str, object] = {}
+        generated: list[list[int]] = [[] for _ in range(rows)]
+        done = [cap <= 0 for cap in caps]
+        step_ids = ids
+        try:
+            for _ in range(max(caps)):
+                if all(done):
+                    break
+                positions = (attention.cumsum(-1) - 1).clamp_min(0)
+                logits = {}
+                for name, override in passes.items():
+                    if name == "weak" and override is None:
+                        continue
+                    with routing_hooks(routers, override):
+                        if self.use_cache:
+                            out = model(input_ids=step_ids, attention_mask=attention,
+                                        position_ids=positions[:, -step_ids.shape[1]:], use_cache=True,
+                                        **{cache_argument: caches.get(name)})
+                            caches[name] = _cache_of(out)
+                        else:
+                            out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                                        use_cache=False)
+                    logits[name] = out.logits[:, -1]
+                z_w = logits.get("weak", logits["strong"])
+                scores = scmoe_scores(logits["strong"], z_w, self.alpha, beta if "weak" in logits else 0.0,
+                                      forbid=forbid)
+                if generator is None:
+                    tokens = scores.argmax(dim=-1)
+                else:
+                    tokens = torch.multinomial(scores.float().softmax(dim=-1), 1, generator=generator).squeeze(1)
+                for i, token in enumerate(tokens.tolist()):
+                    if not done[i]:
+                        generated[i].append(token)
+                        done[i] = token == self.eos_id or len(generated[i]) >= caps[i]
+                step_ids = tokens[:, None]
+                ids = torch.cat([ids, step_ids], dim=1)
+                attention = torch.cat([attention, torch.ones((rows, 1), dtype=attention.dtype)], dim=1)
+        finally:
+            model.train(was_training)
+        return generated
 
     def fit(self, val_prompts: AlgoBatch) -> SCMoEDecoder:
         """Choose ``beta_`` on validation prompts (never on test prompts)."""

@@ -9,8 +9,9 @@ only (``AlgoBatch.loss_mask``) plus the MoE auxiliary losses
 summed; HF Mixtral instead pools counts over layers before multiplying).
 :func:`evaluate_lm` reports token accuracy and teacher-forced exact match per
 task; :func:`greedy_generate` decodes batched prompts without a KV cache (the
-sequences are at most 24 tokens) and accepts a ``step_fn`` that replaces the
-next-token scores (SCMoE's contrastive score plugs in there).
+sequences are at most 24 tokens) until ``<eos>`` or a fixed cap, and accepts a
+``step_fn`` that replaces the next-token scores (SCMoE's contrastive score
+plugs in there).
 """
 
 from __future__ import annotations
@@ -166,15 +167,19 @@ def greedy_generate(model, prompts: AlgoBatch, max_new: int | None = None,
     position: ``model(ids).logits`` by default, or ``step_fn(model, ids,
     positions) -> [b, V]``. The next token is the argmax (ties to the lower id)
     or, with a ``generator``, a sample from ``softmax(scores)``. A row stops at
-    ``<eos>``, after ``max_new`` tokens (default: its own ``answer_len``, i.e.
-    n + 1) or at the model's maximum length. Returns the generated tokens of
+    ``<eos>``, after ``max_new`` tokens (default: no limit) or at the end of the
+    sequence (``input_ids.shape[1]``, the model's maximum length). The
+    reference answer (``answer_len`` and the answer tokens) is never read, so
+    decoding does not learn the answer's length. Returns the generated tokens of
     each row (including a final ``<eos>`` when produced).
     """
     n_rows, length = prompts.input_ids.shape
+    if max_new is not None and (isinstance(max_new, bool) or not isinstance(max_new, int) or max_new < 1):
+        raise ValueError(f"max_new must be a positive int or None, got {max_new!r}.")
     cols = torch.arange(length)
     ids = prompts.input_ids.masked_fill(cols[None, :] >= prompts.prompt_len[:, None], pad_id)
     cursor = prompts.prompt_len.clone()
-    limit = prompts.answer_len.clone() if max_new is None else torch.full((n_rows,), int(max_new))
+    limit = torch.full((n_rows,), length if max_new is None else int(max_new))
     produced = torch.zeros(n_rows, dtype=torch.long)
     active = (limit > 0) & (cursor < length)
     generated: list[list[int]] = [[] for _ in range(n_rows)]

@@ -108,7 +108,6 @@ def test_sharded_output_with_index_and_dtype(zoo):
     reread = Checkpoint(tmp_path / "out")
     assert sorted(reread.keys) == sorted(expected)
     assert torch.equal(reread.read("pos_ids"), expected["pos_ids"])
-    reread.close()
 
 
 def test_dare_with_random_state_is_reproducible_and_equals_pure(zoo):
@@ -128,11 +127,11 @@ def test_failure_mid_merge_leaves_no_output(zoo, monkeypatch):
     calls = {"n": 0}
     original = Checkpoint.read
 
-    def flaky(self, key):
+    def flaky(self, key, rows=None):
         calls["n"] += 1
         if calls["n"] > 6:
             raise OSError("disk went away")
-        return original(self, key)
+        return original(self, key, rows)
 
     monkeypatch.setattr(Checkpoint, "read", flaky)
     with pytest.raises(OSError, match="disk went away"):
@@ -207,3 +206,128 @@ def test_pcb_streams_with_per_tensor_scope(zoo):
     expected = pcb_merging(base, fts, pcb_ratio=0.3, scaling=1.1, scope="tensor")
     for k in expected:
         torch.testing.assert_close(out[k], expected[k])
+
+
+def _write_raw(path: Path, header, data: bytes = b"") -> None:
+    import struct
+
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+
+
+@pytest.mark.parametrize("header,data,needle", [
+    ([1, 2], b"", "JSON list"),
+    ({"w": {"dtype": "F32", "shape": [2]}}, b"\0" * 8, "tensor 'w': no 'data_offsets'"),
+    ({"w": "hello"}, b"", "tensor 'w': its entry is 'hello'"),
+    ({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8,
+     "tensor 'w': 8 bytes of data for shape [3] of F32 (12 expected)"),
+    ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}, b"\0" * 8,
+     "tensor 'w': data_offsets [8, 0] are reversed"),
+    ({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8, "tensor 'w': its data ends at byte 16"),
+    ({"w": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8, "tensor 'w': unsupported dtype 'Q4'"),
+])
+def test_malformed_safetensors_is_one_error_naming_file_and_tensor(zoo, header, data, needle):
+    tmp_path, _, _, paths = zoo
+    bad = paths["m1"] / "model.safetensors"
+    _write_raw(bad, header, data)
+    with pytest.raises(ValueError) as info:
+        merge_checkpoints(_config(paths), tmp_path / "out")
+    assert str(bad) in str(info.value) and needle in str(info.value)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_truncated_file_is_reported(zoo):
+    tmp_path, _, _, paths = zoo
+    path = paths["m3"] / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="m3.*not a valid safetensors file"):
+        merge_checkpoints(_config(paths), tmp_path / "out")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nonfinite_input_is_refused_unless_allowed(zoo, value):
+    tmp_path, _, _, paths = zoo
+    sd = load_file(paths["m3"] / "model.safetensors")
+    sd["layers.1.w"][2, 1] = value
+    save_file(sd, paths["m3"] / "model.safetensors")
+    with pytest.raises(ValueError, match=r"m3'.*tensor 'layers.1.w' holds NaN or infinite values.*allow-nan"):
+        merge_checkpoints(_config(paths, method="linear", base=False), tmp_path / "out")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+    result = merge_checkpoints(_config(paths, method="linear", base=False), tmp_path / "out", allow_nan=True)
+    assert result.nonfinite == ((str(paths["m3"]), "layers.1.w"),)
+
+
+@pytest.mark.parametrize("where", ["m1", "m1/sub", "."])
+def test_output_that_is_holds_or_lies_inside_an_input_is_refused(zoo, where):
+    tmp_path, _, _, paths = zoo
+    before = {k: _digest(p) for k, p in paths.items()}
+    out = tmp_path / where
+    with pytest.raises(ValueError, match="input model"):
+        merge_checkpoints(_config(paths), out, overwrite=True)
+    assert {k: _digest(p) for k, p in paths.items()} == before
+
+
+def test_differing_integer_tensors_are_refused(zoo):
+    tmp_path, _, _, paths = zoo
+    sd = load_file(paths["m1"] / "model.safetensors")
+    sd["pos_ids"] = sd["pos_ids"] + 1
+    save_file(sd, paths["m1"] / "model.safetensors")
+    with pytest.raises(ValueError, match="'pos_ids' is int64 .*differs between the inputs"):
+        merge_checkpoints(_config(paths, method="task_arithmetic"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_dare_without_random_state_uses_the_seed(zoo):
+    tmp_path, base, fts, paths = zoo
+    cfg = _config(paths, method="dare_linear", per_model={"weight": 1.0, "density": 0.5})
+    first = merge_checkpoints(cfg, tmp_path / "a")
+    second = merge_checkpoints(cfg, tmp_path / "b")
+    other = merge_checkpoints(cfg, tmp_path / "c", seed=1)
+    assert first.seed == 0 and other.seed == 1
+    a, b, c = (load_file(tmp_path / d / "model.safetensors") for d in "abc")
+    expected = dare_merging(base, fts, drop_rate=0.5, rescale="l1", convention="mergekit", normalize=False,
+                            random_state=0)
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["embed.weight"], c["embed.weight"])
+    torch.testing.assert_close(a["embed.weight"], expected["embed.weight"])
+    assert merge_checkpoints(_config(paths, method="ties"), tmp_path / "d").seed is None
+
+
+@pytest.fixture
+def no_process_memory(monkeypatch):
+    """Budgets count only the merge's own tensors (the test process's memory would dwarf them)."""
+    import diversa.combine.merge.engine as engine
+
+    monkeypatch.setattr(engine, "_process_rss", lambda: 0)
+
+
+@pytest.mark.parametrize("method,per_model,params", [
+    ("ties", {"weight": 0.7, "density": 0.3}, {"lambda": 1.2}),
+    ("dare_ties", {"weight": 1.0, "density": 0.5}, {"random_state": 2}),
+    ("dare_linear", {"weight": 0.5, "density": 0.7}, {"rescale": False}),
+    ("magnitude_prune", {"weight": 0.5, "density": 0.4}, {}),
+    ("task_arithmetic", {"weight": 0.5}, {"lambda": 0.8}),
+    ("linear", {"weight": 2.0}, {}),
+])
+def test_a_memory_budget_merges_in_row_blocks_with_the_same_result(zoo, no_process_memory, method, per_model,
+                                                                   params):
+    tmp_path, _, _, paths = zoo
+    # bfloat16 output, except for DARE whose L1 factor may differ in its last float32 bit
+    cfg = _config(paths, method=method, per_model=per_model, params=params,
+                  dtype=None if method.startswith("dare") else "bfloat16", base=method != "linear")
+    whole = merge_checkpoints(cfg, tmp_path / "whole")
+    # 10 x 4 embedding: 4 models x 4 bytes in + working set + 2 bytes out per entry; 1200 bytes leave 2-3 rows
+    blocks = merge_checkpoints(cfg, tmp_path / "blocks", max_memory=1200)
+    assert "embed.weight" in blocks.chunked and whole.chunked == ()
+    a, b = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "blocks" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-7 if method.startswith("dare") else 0,
+                                   rtol=1e-6 if method.startswith("dare") else 0)
+
+
+def test_a_budget_too_small_for_a_method_or_a_row_is_refused_before_writing(zoo, no_process_memory):
+    tmp_path, _, _, paths = zoo
+    with pytest.raises(ValueError, match="'embed.weight' needs about .* 'pcb', which cannot merge it in row blocks"):
+        merge_checkpoints(_config(paths, method="pcb"), tmp_path / "out", max_memory=1000)
+    with pytest.raises(ValueError, match="one row of 4 entries"):
+        merge_checkpoints(_config(paths), tmp_path / "out", max_memory=50)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []

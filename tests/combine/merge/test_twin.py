@@ -64,6 +64,27 @@ def test_batched_module_equals_per_row_states(experts):
         torch.testing.assert_close(batched[i], body(X[i:i + 1])[0], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("compression", ["svd", "none"])
+def test_exclusive_parts_are_buffers_moved_by_to_and_saved(experts, compression):
+    base, ex = experts
+    twin = TwinMerging(density=0.5, compression=compression).fit(base, ex, body_factory=_body)
+    module = twin.as_module(_body)
+    state = module.state_dict()
+    names = ("p_0", "q_0") if compression == "svd" else ("dense_0",)
+    assert all(f"body.0.{n}" in state for n in names) and "body.0.bias_2" in state
+    X = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    w = torch.softmax(torch.randn(4, 3, generator=torch.Generator().manual_seed(2)), dim=1)
+    expected = module(X, w)
+    wide = module.to(torch.float64)  # a list of factors would stay float32 and fail the matmul
+    assert all(b.dtype == torch.float64 for b in wide.buffers())
+    torch.testing.assert_close(wide(X.double(), w.double()).float(), expected, atol=1e-5, rtol=1e-5)
+    copy = twin.as_module(_body)
+    for name, buffer in copy.named_buffers():
+        buffer.zero_()
+    copy.load_state_dict(state)
+    torch.testing.assert_close(copy(X, w), expected)
+
+
 def test_router_learns_separable_tasks(experts):
     base, ex = experts
     g = torch.Generator().manual_seed(3)

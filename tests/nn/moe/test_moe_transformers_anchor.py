@@ -66,4 +66,13 @@ def test_moe_block_matches_mixtral_sparse_moe_block(k):
     with torch.no_grad():
         expected = block(x)
         expected = expected[0] if isinstance(expected, tuple) else expected
-        torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
+        y, router_logits = ours(x)
+        torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+        hf_logits, hf_weights, hf_index = block.gate(x.reshape(-1, d))
+        torch.testing.assert_close(router_logits, hf_logits, atol=1e-6, rtol=1e-6)
+        routed = ours.route(router_logits)
+        assert torch.equal(routed.topk_idx, hf_index)
+        torch.testing.assert_close(routed.topk_w, hf_weights)
+        # the balance loss from our router logits is transformers' (times k, see above)
+        hf = mixtral.load_balancing_loss_func((hf_logits,), num_experts=num_experts, top_k=k)
+        torch.testing.assert_close(ours.aux_losses(router_logits).lb * k, hf.float(), atol=1e-6, rtol=1e-5)

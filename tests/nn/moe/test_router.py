@@ -61,6 +61,17 @@ def test_overrides():
     assert torch.equal(a[0], b[0]) and torch.allclose(a[1], torch.full((2, 2), 0.5))
 
 
+def test_random_override_draws_one_stream_across_calls():
+    probs = torch.full((64, 8), 1 / 8)
+    override = RoutingOverride.random(1, seed=5)
+    first, second = override.select(probs)[0], override.select(probs)[0]
+    assert not torch.equal(first, second)  # a second layer (or step) gets its own experts
+    replay = RoutingOverride.random(1, seed=5)
+    assert torch.equal(replay.select(probs)[0], first) and torch.equal(replay.select(probs)[0], second)
+    assert torch.equal(override.reset().select(probs)[0], first)
+    assert len(set(first.reshape(-1).tolist())) > 4  # uniform over experts, not one fixed expert
+
+
 def test_override_validation():
     for bad in (lambda: RoutingOverride.rank((0,)), lambda: RoutingOverride.rank(()),
                 lambda: RoutingOverride.top_p(0.0), lambda: RoutingOverride.topk(0)):

@@ -76,7 +76,7 @@ def test_loss_free_bias_changes_selection_only_and_updates_by_sign():
     LossFreeBias().attach(single)
     with torch.no_grad():
         single.router.selection_bias[2] = 100.0
-    single(torch.randn(5, 8))
-    assert (single.last_router.topk_idx == 2).all()  # the bias alone decides selection
+    _, routed = single(torch.randn(5, 8), return_routing=True)
+    assert (routed.topk_idx == 2).all()  # the bias alone decides selection
     with pytest.raises(ValueError, match="update_rate"):
         LossFreeBias(update_rate=0)

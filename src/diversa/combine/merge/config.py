@@ -22,17 +22,38 @@ other keyword arguments of the underlying pure function (e.g. ``zero_sign``,
 ``sign_method``, ``random_state``), since a method's signature is its
 configuration schema. A parameter value is a number, a string, a boolean, or a
 mergekit-style list of ``{filter: SUBSTRING, value: V}`` entries (the first
-entry whose filter occurs in the tensor name wins; an entry without a filter is
-the default). Gradients (lists of numbers) are not supported.
+entry whose filter occurs in the tensor name wins; an entry without a filter,
+or with filter ``*``, matches every tensor). As in mergekit, a list none of
+whose entries matches a tensor falls back to the next level for that tensor:
+a model's own setting, then the global ``parameters``, then the method's
+default. Gradients (lists of numbers) are not supported.
+
+Types are checked against the method's signature when the config is parsed:
+``normalize: "yes"``, ``weight: true`` or ``weight: "1.0"`` are errors naming
+the parameter (numbers must be finite; an integer is accepted for a float).
+YAML is read with the YAML 1.2 float syntax, so ``density: 1e-3`` is a number.
+Values of renamed parameters are checked in the user's terms (``density`` of
+DARE must lie in (0, 1], not "drop_rate ... got 1.5").
 
 ``dtype`` (or mergekit's ``out_dtype``, which wins) sets the output dtype of
 floating tensors; arithmetic always runs in float32.
+
+Randomness: DARE's masks are drawn with the ``random_state`` parameter, which
+the engine sets to its ``seed`` (``--seed``, default 0) when the config has
+none, so a merge is reproducible; per-(tensor, model) generators make a
+streamed merge draw what a whole-model call draws. mergekit draws from torch's
+global generator instead, so the two tools agree on DARE only through the pure
+functions under the same ``torch.manual_seed`` (``random_state=None``).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import math
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +94,10 @@ class MethodSpec:
     ``per_model``: YAML per-model parameter -> (function argument, transform of
     the value); ``renames``: YAML global parameter -> function argument (or a
     transform of the value); ``fixed``: arguments the YAML cannot change;
-    ``defaults``: mergekit defaults that differ from the function's.
+    ``defaults``: mergekit defaults that differ from the function's;
+    ``kinds``: YAML types of a renamed parameter whose transform accepts more
+    than the argument's annotation (DARE's ``rescale: true``); ``checks``:
+    value checks of renamed parameters, in the user's terms.
     """
 
     function: Callable[..., dict]
@@ -84,10 +108,32 @@ class MethodSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     per_tensor_only: Mapping[str, Any] = field(default_factory=dict)
     scale_argument: str | None = None
+    kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    checks: Mapping[str, Callable[[Any], None]] = field(default_factory=dict)
 
     def function_arguments(self) -> list[str]:
         hidden = {"base", "models", "keys"}
         return [n for n in inspect.signature(self.function).parameters if n not in hidden]
+
+    @property
+    def takes_seed(self) -> bool:
+        """Whether the method draws random numbers (it has a ``random_state`` argument)."""
+        return "random_state" in self.function_arguments()
+
+    def yaml_kinds(self, name: str) -> frozenset[str]:
+        """The YAML types (``number``, ``integer``, ``boolean``, ``string``, ``null``) ``name`` accepts."""
+        if name in self.kinds:
+            return self.kinds[name]
+        if name == "lambda" and self.scale_argument:
+            return frozenset({"number"})
+        if name in self.per_model:
+            arg = self.per_model[name][0]
+            return _annotation_kinds(self._hints()[arg]) - {"null"}  # one value per model
+        arg = self.renames[name][0] if name in self.renames else name
+        return _annotation_kinds(self._hints().get(arg))
+
+    def _hints(self) -> dict[str, Any]:
+        return typing.get_type_hints(self.function)
 
     def global_parameters(self) -> list[str]:
         """Parameter names a config may set globally (sorted)."""
@@ -96,6 +142,43 @@ class MethodSpec:
         names |= {n for n in self.function_arguments()
                   if n not in self.fixed and n not in per_model_args and n not in self.per_tensor_only}
         return sorted(names)
+
+
+_KIND_OF_TYPE = {float: "number", int: "integer", bool: "boolean", str: "string", type(None): "null"}
+
+
+def _annotation_kinds(annotation) -> frozenset[str]:
+    """YAML types a function argument accepts, from its annotation (a sequence takes its element type:
+    one value per model, or one value broadcast to every model)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return frozenset().union(*(_annotation_kinds(a) for a in typing.get_args(annotation)))
+    if origin in (Sequence, list, tuple):
+        args = typing.get_args(annotation)
+        return _annotation_kinds(args[0]) if args else frozenset()
+    if annotation in _KIND_OF_TYPE:
+        return frozenset({_KIND_OF_TYPE[annotation]})
+    return frozenset()
+
+
+def _kind_matches(value, kinds: frozenset[str]) -> bool:
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    if isinstance(value, int):
+        return bool({"integer", "number"} & kinds)
+    if isinstance(value, float):
+        return "number" in kinds
+    if isinstance(value, str):
+        return "string" in kinds
+    if value is None:
+        return "null" in kinds
+    return False
+
+
+def _describe(kinds: frozenset[str]) -> str:
+    names = {"number": "a number", "integer": "an integer", "boolean": "true or false", "string": "a string",
+             "null": "null"}
+    return " or ".join(names[k] for k in sorted(kinds)) or "not settable"
 
 
 def _same(value):
@@ -112,25 +195,35 @@ def _rescale(value):
     return value
 
 
+def _density_check(low_open: bool) -> Callable[[Any], None]:
+    def check(value) -> None:
+        low_ok = value > 0 if low_open else value >= 0
+        if not (low_ok and value <= 1):
+            raise ValueError(f"must lie in {'(' if low_open else '['}0, 1], got {value}")
+    return check
+
+
 def _build_methods() -> dict[str, MethodSpec]:
     weight = {"weight": ("weights", _same)}
+    density_unit = {"density": _density_check(low_open=False)}
+    dare = {"kinds": {"rescale": frozenset({"boolean", "string"})}, "checks": {"density": _density_check(True)}}
     methods = {
         "linear": MethodSpec(weight_average, False, weight),
         "task_arithmetic": MethodSpec(task_arithmetic, True, {"weight": ("scaling", _same)},
                                       defaults={"scaling": 1.0}, scale_argument="scaling"),
         "ties": MethodSpec(ties_merging, True, {**weight, "density": ("density", _same)},
                            renames={"lambda": ("scaling", _same)}, fixed={"convention": "mergekit"},
-                           defaults={"density": 1.0}, per_tensor_only={"scope": "tensor"}),
+                           defaults={"density": 1.0}, per_tensor_only={"scope": "tensor"}, checks=density_unit),
         "dare_ties": MethodSpec(dare_merging, True, {**weight, "density": ("drop_rate", _drop_rate)},
                                 renames={"lambda": ("scaling", _same), "rescale": ("rescale", _rescale)},
                                 fixed={"convention": "mergekit", "combine": "ties"},
-                                defaults={"drop_rate": 0.0, "rescale": "l1", "normalize": False}),
+                                defaults={"drop_rate": 0.0, "rescale": "l1", "normalize": False}, **dare),
         "dare_linear": MethodSpec(dare_merging, True, {**weight, "density": ("drop_rate", _drop_rate)},
                                   renames={"lambda": ("scaling", _same), "rescale": ("rescale", _rescale)},
                                   fixed={"convention": "mergekit", "combine": "task_arithmetic"},
-                                  defaults={"drop_rate": 0.0, "rescale": "l1", "normalize": False}),
+                                  defaults={"drop_rate": 0.0, "rescale": "l1", "normalize": False}, **dare),
         "magnitude_prune": MethodSpec(magnitude_prune_merging, True, {**weight, "density": ("density", _same)},
-                                      defaults={"density": 1.0}),
+                                      defaults={"density": 1.0}, checks=density_unit),
     }
     # PCB-Merging with per-tensor scope: quantiles over the whole model cannot be taken one tensor at a time
     methods["pcb"] = MethodSpec(pcb_merging, True, {}, renames={"lambda": ("scaling", _same)},
@@ -172,31 +265,37 @@ class MergeConfig:
         spec = self.spec
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
+            if name in spec.per_model or (name == "lambda" and spec.scale_argument):
+                continue  # a global default of a per-model parameter, or lambda: applied below
             value = resolve_value(value, tensor, name)
+            if value is UNMATCHED:
+                continue  # no filter entry matches this tensor: the method's default, as mergekit
             if name in spec.renames:
                 arg, transform = spec.renames[name]
                 kwargs[arg] = transform(value)
-            elif name in spec.per_model:
-                continue  # a global default of a per-model parameter, applied below
             else:
                 kwargs[name] = value
         models = self.fine_tuned()
         for yaml_name, (arg, transform) in spec.per_model.items():
             values = []
             for entry in models:
-                if yaml_name in entry.parameters:
-                    values.append(transform(resolve_value(entry.parameters[yaml_name], tensor, yaml_name)))
-                elif yaml_name in self.parameters:
-                    values.append(transform(resolve_value(self.parameters[yaml_name], tensor, yaml_name)))
+                value = UNMATCHED
+                for scope in (entry.parameters, self.parameters):  # mergekit's precedence
+                    if yaml_name in scope:
+                        value = resolve_value(scope[yaml_name], tensor, yaml_name)
+                        if value is not UNMATCHED:
+                            break
+                if value is not UNMATCHED:
+                    values.append(transform(value))
                 elif arg in spec.defaults:
                     values.append(spec.defaults[arg])
                 else:
                     values.append(1.0)
             kwargs[arg] = values
         if spec.scale_argument and "lambda" in self.parameters:
-            lam = float(resolve_value(self.parameters["lambda"], tensor, "lambda"))
-            kwargs[spec.scale_argument] = [lam * v for v in kwargs[spec.scale_argument]]
-            kwargs.pop("lambda", None)
+            lam = resolve_value(self.parameters["lambda"], tensor, "lambda")
+            if lam is not UNMATCHED:
+                kwargs[spec.scale_argument] = [float(lam) * v for v in kwargs[spec.scale_argument]]
         kwargs.update(spec.fixed)
         kwargs.update(spec.per_tensor_only)
         return kwargs
@@ -206,31 +305,62 @@ def _same_path(a: str, b: str) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
+class _Unmatched:
+    def __repr__(self) -> str:
+        return "UNMATCHED"
+
+
+#: What :func:`resolve_value` returns when no entry of a filter list matches the tensor.
+UNMATCHED = _Unmatched()
+
+
 def resolve_value(value, tensor: str, name: str):
-    """A parameter's value for one tensor (mergekit's ``filter`` lists resolved)."""
+    """A parameter's value for one tensor (mergekit's ``filter`` lists resolved).
+
+    Returns :data:`UNMATCHED` when no entry of a filter list matches ``tensor``
+    (the caller then falls back to the next level, as mergekit does).
+    """
     if isinstance(value, list):
         if all(isinstance(v, Mapping) for v in value):
             for entry in value:
-                if "filter" not in entry or str(entry["filter"]) in tensor:
+                pattern = entry.get("filter")
+                if pattern is None or pattern == "*" or str(pattern) in tensor:
                     return entry["value"]
-            raise ValueError(f"parameter {name!r}: no entry of its filter list matches tensor {tensor!r} "
-                             "(add an entry without a filter as the default)")
+            return UNMATCHED
         raise ValueError(f"parameter {name!r}: gradients (lists of values) are not supported; "
                          "use a number or a list of {filter, value} entries")
     return value
 
 
-def _check_value(value, name: str) -> None:
+def _check_value(value, name: str, spec: MethodSpec, where: str) -> None:
+    """Check a parameter's value (or each value of its filter list) against the method's signature."""
+    label = f"merge config: {where}{name}"
     if isinstance(value, list):
-        if value and all(isinstance(v, (int, float)) for v in value):
-            raise ValueError(f"parameter {name!r}: gradients (lists of values) are not supported; "
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"{label}: gradients (lists of values) are not supported; "
                              "use a number or a list of {filter, value} entries")
         for entry in value:
             if not isinstance(entry, Mapping) or "value" not in entry or set(entry) - {"filter", "value"}:
-                raise ValueError(f"parameter {name!r}: each list entry must be a mapping with 'value' "
+                raise ValueError(f"{label}: each list entry must be a mapping with 'value' "
                                  f"and optionally 'filter', got {entry!r}")
-    elif not isinstance(value, (int, float, str, bool)) or value is None:
-        raise ValueError(f"parameter {name!r} must be a number, string, boolean or filter list, got {value!r}")
+            if entry.get("filter") is not None and not isinstance(entry["filter"], str):
+                raise ValueError(f"{label}: a filter must be a string, got {entry['filter']!r}")
+            _check_scalar(entry["value"], name, spec, label)
+        return
+    _check_scalar(value, name, spec, label)
+
+
+def _check_scalar(value, name: str, spec: MethodSpec, label: str) -> None:
+    kinds = spec.yaml_kinds(name)
+    if not _kind_matches(value, kinds):
+        raise ValueError(f"{label} must be {_describe(kinds)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{label} must be finite, got {value!r}")
+    if name in spec.checks:
+        try:
+            spec.checks[name](value)
+        except ValueError as exc:
+            raise ValueError(f"{label} {exc}") from None
 
 
 def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeConfig:
@@ -241,11 +371,11 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
     """
     if not isinstance(data, Mapping):
         raise ValueError("merge config must be a mapping with merge_method and models")  # noqa: TRY004
-    unknown = sorted(set(data) - set(_TOP_LEVEL))
+    unknown = sorted(set(data) - set(_TOP_LEVEL), key=str)
     if unknown:
         raise ValueError(f"merge config: unknown field(s) {unknown}; allowed: {list(_TOP_LEVEL)}")
     method = data.get("merge_method")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"merge config: unknown merge_method {method!r}; available: {sorted(METHODS)}")
     spec = METHODS[method]
     if data.get("tokenizer_source") not in (None, "base"):
@@ -271,7 +401,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
             if name not in spec.per_model:
                 raise ValueError(f"merge config: unknown per-model parameter {name!r} for method {method!r} "
                                  f"(models[{i}]); allowed: {sorted(spec.per_model)}")
-            _check_value(value, name)
+            _check_value(value, name, spec, f"models[{i}].parameters.")
         models.append(ModelEntry(entry["model"], dict(params)))
     base = data.get("base_model")
     if base is not None and not isinstance(base, str):
@@ -286,10 +416,12 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
         if name not in allowed and not (name == "lambda" and spec.scale_argument):
             raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r}; "
                              f"allowed: {allowed + (['lambda'] if spec.scale_argument else [])}")
-        _check_value(value, name)
+        _check_value(value, name, spec, "parameters.")
+    for field_name in ("dtype", "out_dtype"):
+        value = data.get(field_name)
+        if value is not None and (not isinstance(value, str) or value not in DTYPES):
+            raise ValueError(f"merge config: {field_name} must be one of {sorted(DTYPES)}, got {value!r}")
     dtype = data.get("out_dtype") or data.get("dtype")
-    if dtype is not None and dtype not in DTYPES:
-        raise ValueError(f"merge config: unknown dtype {dtype!r}; use one of {sorted(DTYPES)}")
     config = MergeConfig(method, tuple(models), base, dict(params), dtype, source)
     if not config.fine_tuned():
         raise ValueError("merge config: models lists no model besides the base model")
@@ -304,7 +436,24 @@ def load_config(path) -> MergeConfig:
     if not path.is_file():
         raise FileNotFoundError(f"merge config {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise ValueError(f"merge config {str(path)!r} is not valid YAML: {exc}") from None
     return parse_config(data, source=path)
+
+
+_YAML12_FLOAT = re.compile(r"""^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$""")
+
+
+def _loader():
+    """PyYAML's SafeLoader reading floats with YAML 1.2 syntax (``1e-3`` is a float, not a string).
+
+    Integers keep PyYAML's resolver (it is tried first); quoted values stay strings.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
+    return Loader

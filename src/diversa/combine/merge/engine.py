@@ -1,22 +1,48 @@
 """The streaming merge engine behind ``diversa merge``.
 
 Reads safetensors checkpoints (one file, or shards with the
-``model.safetensors.index.json`` Hugging Face writes) one tensor at a time,
-hands each tensor of every model to a pure merge function from
+``model.safetensors.index.json`` Hugging Face writes) through
+``safetensors.safe_open``, one tensor (or one block of rows) at a time, hands
+each tensor of every model to a pure merge function from
 :mod:`diversa.combine.merge` as one-key state dicts, and streams the result
-into sharded safetensors files with an index. Peak memory is therefore about
-(number of models + 1) tensors of the largest size (plus their float32 working
-copies), whatever the size of the model; checkpoints are read with plain file
-reads rather than memory maps, so the pages of the inputs do not accumulate
-in the process.
+into sharded safetensors files with an index.
 
-Safety: every input header is read and every tensor's presence, shape and
-dtype are checked, and the method's parameters are validated on a tiny dry
-run, before anything is written; the output goes to a temporary folder next to
-``OUT_DIR`` and is renamed into place only when complete, so a failure leaves
-no output folder; inputs are opened read-only. Non-tensor files of the base
-model (``config.json``, tokenizer files, ...) are copied to the output, as
-mergekit does.
+Memory. Without a budget a tensor is merged whole, so peak memory grows with
+the largest tensor: the n models' and the base's copies of it in their stored
+dtype, plus the method's float32 working set per entry -- about 16 bytes for
+``linear``/``task_arithmetic``, ``5 n + 30`` for TIES and DARE (the stack of
+task vectors and its masks), ``~40 n`` for PCB -- on top of the interpreter
+and torch (~0.25 GB). With ``max_memory`` (``--max-memory``) the budget covers
+the whole process: the engine measures the process's resident memory when the
+merge starts, keeps 80% of the rest, and merges every tensor that would not
+fit it in blocks of rows (:mod:`diversa.combine.merge.chunked`) sized so that
+per entry the inputs' stored bytes, the working set
+(:func:`~diversa.combine.merge.chunked.working_bytes_per_element`: 32 bytes
+element-wise, 40 for magnitude pruning, ``5 n + 56`` for TIES/DARE with n
+counting the base too) and the output fit. Inputs are memory maps opened per read, so pages of the inputs do
+not accumulate. Measured (``benchmarks/bench_merge_memory.py``): three models
+with a 32000 x 1024 float32 embedding under ``--max-memory 1GB`` peak at
+0.76 GB (TIES), 0.85 GB (DARE-TIES), 0.76 GB (Task Arithmetic), against 1.7,
+2.2 and 1.2 GB without a budget. The chunked result is the pure function's
+(bit-identical, except DARE's L1 rescaling factor, up to float32 rounding).
+Methods whose statistics span the whole tensor (PCB, TIES' ``zero_sign:
+majority``) are not chunked: a tensor of theirs that does not fit the budget
+is refused before anything is written, as is a single row larger than the
+budget.
+
+Safety: every input is opened (``safe_open`` validates the header: offsets
+that cover the data exactly and agree with shape x dtype) and a malformed
+file is reported as one error naming the file and the tensor; every tensor's
+presence, shape and dtype are checked, and the method's parameters are
+validated on a tiny dry run, before anything is written. Inputs with NaN or
+infinite values are refused unless ``allow_nan``. The output goes to a
+temporary folder next to ``OUT_DIR`` and is renamed into place only when
+complete, so a failure leaves no output folder; an output folder equal to,
+inside, or holding an input is refused; inputs are opened read-only.
+Non-tensor files of the base model (``config.json``, tokenizer files, ...)
+are copied to the output, as mergekit does. Methods that draw random numbers
+(DARE) get ``seed`` as their ``random_state`` unless the config sets one, so
+every merge is reproducible.
 
 Methods follow mergekit's semantics for its shared methods (see
 :mod:`diversa.combine.merge.config`); TIES (Yadav et al., arXiv:2306.01708)
@@ -27,16 +53,20 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import struct
+import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_per_element
 from diversa.combine.merge.config import MergeConfig, load_config
+from diversa.combine.merge.keys import check_unmerged
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
 
@@ -46,6 +76,7 @@ _DTYPES = {
     "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
 }
 _NAMES = {v: k for k, v in _DTYPES.items()}
+_ITEMSIZE = {name: torch.empty((), dtype=dtype).element_size() for name, dtype in _DTYPES.items()}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
 _INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
@@ -55,39 +86,84 @@ class _Entry:
     file: Path
     dtype: torch.dtype
     shape: tuple[int, ...]
-    start: int  # absolute byte offset of the data in the file
-    nbytes: int
 
 
-def _read_header(path: Path) -> dict[str, _Entry]:
+def _open(path: Path):
+    """``safe_open(path)``, a malformed file reported as one ``ValueError`` naming the file and tensor."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        return safe_open(str(path), framework="pt")
+    except SafetensorError as exc:
+        detail = _header_problem(path) or str(exc).removeprefix("Error while deserializing header: ")
+        raise ValueError(f"{str(path)!r} is not a valid safetensors file: {detail}") from None
+
+
+def _header_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors header safetensors rejected, naming the tensor (None: not found)."""
     with open(path, "rb") as f:
         raw = f.read(8)
-        if len(raw) != 8:
-            raise ValueError(f"{str(path)!r} is not a safetensors file (too short)")
+        if len(raw) < 8:
+            return "the file is shorter than its 8-byte header length"
         (length,) = struct.unpack("<Q", raw)
-        if length > 100_000_000:
-            raise ValueError(f"{str(path)!r} is not a safetensors file (header of {length} bytes)")
+        size = os.fstat(f.fileno()).st_size
+        if length > size - 8:
+            return f"its header length ({length} bytes) exceeds the file"
         try:
             header = json.loads(f.read(length))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"{str(path)!r} is not a safetensors file (bad header)") from None
-    entries = {}
+            return "its header is not valid JSON"
+    if not isinstance(header, dict):
+        return f"its header is a JSON {type(header).__name__}, not an object"
+    data_size = size - 8 - length
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info.get("dtype") not in _DTYPES:
-            raise ValueError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {info.get('dtype')!r}")
-        begin, end = info["data_offsets"]
-        entries[name] = _Entry(path, _DTYPES[info["dtype"]], tuple(info["shape"]), 8 + length + begin,
-                               end - begin)
+        if not isinstance(info, dict):
+            return f"tensor {name!r}: its entry is {info!r}, not an object"
+        missing = [k for k in ("dtype", "shape", "data_offsets") if k not in info]
+        if missing:
+            return f"tensor {name!r}: no {missing[0]!r}"
+        shape, offsets, dtype = info["shape"], info["data_offsets"], info["dtype"]
+        if dtype not in _ITEMSIZE:
+            return f"tensor {name!r}: unsupported dtype {dtype!r}"
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            return f"tensor {name!r}: shape {shape!r} is not a list of sizes"
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and o >= 0 for o in offsets)):
+            return f"tensor {name!r}: data_offsets {offsets!r} are not two byte offsets"
+        begin, end = offsets
+        if begin > end:
+            return f"tensor {name!r}: data_offsets {offsets} are reversed"
+        expected = _ITEMSIZE[dtype]
+        for d in shape:
+            expected *= d
+        if end - begin != expected:
+            return (f"tensor {name!r}: {end - begin} bytes of data for shape {shape} of {dtype} "
+                    f"({expected} expected)")
+        if end > data_size:
+            return f"tensor {name!r}: its data ends at byte {end}, past the {data_size} bytes of data"
+    return None
+
+
+def _read_header(path: Path) -> dict[str, _Entry]:
+    with _open(path) as f:
+        entries = {}
+        for name in f.keys():
+            view = f.get_slice(name)
+            dtype = view.get_dtype()
+            if dtype not in _DTYPES:
+                raise ValueError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {dtype!r}")
+            entries[name] = _Entry(path, _DTYPES[dtype], tuple(view.get_shape()))
     return entries
 
 
 class Checkpoint:
     """A read-only safetensors checkpoint: a file, a folder with one file, or shards with an index.
 
-    ``keys``, ``shape(key)``, ``dtype(key)`` come from the headers alone;
-    ``read(key)`` loads one tensor into memory.
+    ``keys`` and ``entries`` (dtype and shape per tensor) come from the
+    headers, validated by ``safetensors.safe_open``; ``read(key, rows)`` loads
+    one tensor, or a block of its rows, into memory.
     """
 
     def __init__(self, path):
@@ -100,7 +176,6 @@ class Checkpoint:
                 if name in self.entries:
                     raise ValueError(f"model {str(self.path)!r}: tensor {name!r} appears in two files")
                 self.entries[name] = entry
-        self._handles: dict[Path, object] = {}
 
     def _files(self) -> list[Path]:
         if self.path.is_file():
@@ -126,25 +201,19 @@ class Checkpoint:
     def keys(self) -> list[str]:
         return list(self.entries)
 
-    def read(self, key: str) -> torch.Tensor:
-        """One tensor, read from disk into a fresh buffer."""
-        entry = self.entries[key]
-        handle = self._handles.get(entry.file)
-        if handle is None:
-            # kept open across reads for the whole merge; closed by close()
-            handle = self._handles[entry.file] = open(entry.file, "rb")  # noqa: SIM115
-        buffer = bytearray(entry.nbytes)
-        handle.seek(entry.start)
-        if handle.readinto(buffer) != entry.nbytes:
-            raise ValueError(f"model {str(self.path)!r}: tensor {key!r} is truncated in {str(entry.file)!r}")
-        if entry.nbytes == 0:
-            return torch.empty(entry.shape, dtype=entry.dtype)
-        return torch.frombuffer(buffer, dtype=entry.dtype).reshape(entry.shape)
+    def read(self, key: str, rows: tuple[int, int] | None = None) -> torch.Tensor:
+        """Tensor ``key`` (or its rows ``[start, stop)``), read from disk.
 
-    def close(self) -> None:
-        for handle in self._handles.values():
-            handle.close()
-        self._handles.clear()
+        The tensor is a view of the file's memory map (safetensors maps the
+        file); the file is opened for this read only, so the map -- and the
+        pages of it the merge touched -- go away with the tensor, and memory
+        does not grow with the size of the inputs.
+        """
+        entry = self.entries[key]
+        with _open(entry.file) as handle:
+            if rows is None or not entry.shape:
+                return handle.get_tensor(key)
+            return handle.get_slice(key)[rows[0]:rows[1]]
 
     def non_tensor_files(self) -> list[Path]:
         """Files next to the weights that a merged model also needs (config, tokenizer, ...)."""
@@ -157,7 +226,13 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class MergeResult:
-    """What a merge wrote."""
+    """What a merge wrote.
+
+    ``seed``: the ``random_state`` the method drew with (None for deterministic
+    methods); ``chunked``: the tensors merged in row blocks to fit
+    ``max_memory``; ``nonfinite``: ``(model, tensor)`` pairs holding NaN or
+    infinite values, merged because ``allow_nan`` was set.
+    """
 
     out_dir: Path
     method: str
@@ -167,32 +242,32 @@ class MergeResult:
     shards: tuple[str, ...]
     total_bytes: int
     copied_files: tuple[str, ...]
+    seed: int | None = None
+    chunked: tuple[str, ...] = ()
+    nonfinite: tuple[tuple[str, str], ...] = ()
 
 
-def parse_size(size) -> int:
-    """Bytes from an int or a string like ``"5GB"``, ``"500MB"``, ``"2GiB"``."""
+def parse_size(size, name: str = "max_shard_size") -> int:
+    """Bytes from an int or a string like ``"5GB"``, ``"500MB"``, ``"2GiB"`` (``name`` labels errors)."""
     if isinstance(size, int) and not isinstance(size, bool):
         value = size
     elif isinstance(size, str):
         text = size.strip().upper().replace(" ", "")
         units = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "KB": 10**3, "MB": 10**6,
                  "GB": 10**9, "TB": 10**12, "B": 1}
-        for unit, factor in units.items():
+        number, factor = text, 1
+        for unit, unit_factor in units.items():
             if text.endswith(unit):
-                try:
-                    value = int(float(text[:-len(unit)]) * factor)
-                except ValueError:
-                    raise ValueError(f"max_shard_size: cannot read {size!r}") from None
+                number, factor = text[:-len(unit)], unit_factor
                 break
-        else:
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"max_shard_size: cannot read {size!r}") from None
+        try:
+            value = int(float(number) * factor)  # int() of nan/inf raises: both are refused
+        except (ValueError, OverflowError):
+            raise ValueError(f"{name}: cannot read {size!r} (use e.g. 5GB, 500MB, 2GiB)") from None
     else:
-        raise TypeError(f"max_shard_size must be an int or a string like '5GB', got {size!r}")
+        raise TypeError(f"{name} must be an int or a string like '5GB', got {size!r}")
     if value <= 0:
-        raise ValueError(f"max_shard_size must be positive, got {size!r}")
+        raise ValueError(f"{name} must be positive, got {size!r}")
     return value
 
 
@@ -262,49 +337,88 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
                              "--overwrite to replace it)")
 
 
+def _check_not_an_input(out_dir: Path, inputs: list[Path]) -> None:
+    """Refuse an output folder that is an input, lies inside one, or holds one (overwriting would destroy it)."""
+    out = out_dir.resolve()
+    for path in inputs:
+        model = path.resolve()
+        if out == model or model in out.parents or out in model.parents:
+            raise ValueError(f"OUT_DIR {str(out_dir)!r} is, holds or lies inside the input model {str(path)!r}; "
+                             "write the merge to another folder")
+
+
+def _process_rss() -> int:
+    """Resident memory of this process in bytes (the peak so far where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
 def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool = True,
-                      overwrite: bool = False,
+                      overwrite: bool = False, max_memory=None, seed: int = 0, allow_nan: bool = False,
                       progress: Callable[[int, int, str], None] | None = None) -> MergeResult:
     """Merge the checkpoints a config names into ``out_dir`` (safetensors shards + index).
 
     ``config``: a :class:`~diversa.combine.merge.config.MergeConfig` or the path
-    of a YAML file. ``progress(done, total, tensor)`` is called after each
-    tensor. Raises ``ValueError`` naming the tensor for a missing key, a shape
-    or dtype mismatch, or a parameter the method rejects; nothing is written
-    then.
+    of a YAML file. ``max_memory`` (bytes or a string like ``"8GB"``; default
+    None, no budget): peak resident memory of the whole process, kept by
+    merging large tensors in row blocks (see the module docstring for the
+    bound). ``seed``: the ``random_state`` of methods that draw random numbers
+    (DARE) when the config sets none. ``allow_nan``: merge inputs holding NaN or
+    infinite values instead of refusing them. ``progress(done, total,
+    tensor)`` is called after each tensor. Raises ``ValueError`` naming the
+    tensor for a missing key, a shape or dtype mismatch, a malformed file, a
+    non-finite input, a parameter the method rejects or a tensor that cannot
+    fit ``max_memory``; nothing is written then.
     """
     if not isinstance(config, MergeConfig):
         config = load_config(config)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
     out_dir = Path(out_dir).expanduser()
     _prepare_out_dir(out_dir, overwrite)
     max_bytes = parse_size(max_shard_size)
+    budget = None if max_memory is None else parse_size(max_memory, "max_memory")
     spec = config.spec
+    used_seed = None
+    if spec.takes_seed:
+        random_state = config.parameters.get("random_state")
+        used_seed = seed if random_state is None else random_state
+        if random_state is None:
+            config = MergeConfig(config.merge_method, config.models, config.base_model,
+                                 {**config.parameters, "random_state": seed}, config.dtype, config.source)
     entries = config.fine_tuned()
-    models = [Checkpoint(_resolve_model_path(e.model, config)) for e in entries]
-    base = Checkpoint(_resolve_model_path(config.base_model, config)) if config.base_model else None
+    model_paths = [_resolve_model_path(e.model, config) for e in entries]
+    base_path = _resolve_model_path(config.base_model, config) if config.base_model else None
+    _check_not_an_input(out_dir, model_paths + ([base_path] if base_path is not None else []))
+    models = [Checkpoint(p) for p in model_paths]
+    base = Checkpoint(base_path) if base_path is not None else None
     checkpoints = models + ([base] if base is not None else [])
+    merge_base = base if spec.takes_base else None
+    reference = base if (base is not None and spec.takes_base) else (base or models[0])
+    names = {id(c): str(c.path) for c in checkpoints}
+    layout, merged_keys = _plan(config, reference, models, merge_base, names)
+    shards = _plan_shards(layout, max_bytes)
+    _dry_run(config, merged_keys, len(models))
+    inputs = models + ([merge_base] if merge_base is not None else [])
+    chunks = _plan_chunks(config, layout, merged_keys, reference, inputs, budget)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.merging-"))
     try:
-        reference = base if (base is not None and spec.takes_base) else (base or models[0])
-        names = {id(c): str(c.path) for c in checkpoints}
-        layout, merged_keys = _plan(config, reference, models, base if spec.takes_base else None, names)
-        shards = _plan_shards(layout, max_bytes)
-        _dry_run(config, merged_keys, len(models))
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.merging-"))
-        try:
-            shard_names = _write_all(config, shards, reference, models, base if spec.takes_base else None,
-                                     merged_keys, tmp, progress)
-            copied = _copy_files(base or models[0], tmp, config.out_dtype) if copy_files else []
-            _move_into_place(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    finally:
-        for c in checkpoints:
-            c.close()
+        writer = _Writer(config, reference, models, merge_base, merged_keys, chunks, allow_nan, names)
+        shard_names = writer.write_all(shards, tmp, progress)
+        copied = _copy_files(base or models[0], tmp, config.out_dtype) if copy_files else []
+        _move_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     total = sum(_nbytes(s, d) for _, d, s in layout)
     return MergeResult(out_dir, config.merge_method, len(models), len(layout), len(merged_keys),
-                       tuple(shard_names), total, tuple(copied))
+                       tuple(shard_names), total, tuple(copied), used_seed,
+                       tuple(k for k, rows in chunks.items() if rows is not None), tuple(writer.nonfinite))
 
 
 def _plan(config, reference, models, base, names):
@@ -342,6 +456,44 @@ def _plan(config, reference, models, base, names):
     return layout, merged
 
 
+def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict[str, int | None]:
+    """Rows per block of every tensor (None: whole), or ``ValueError`` for a tensor that cannot fit ``budget``.
+
+    The budget left once the process's current memory is counted is shared by
+    the inputs' blocks (each in its stored dtype), the method's float32 working
+    set and the output block, with a 20% margin for the allocator.
+    """
+    plan: dict[str, int | None] = {key: None for key, _, _ in layout}
+    if budget is None:
+        return plan
+    spare = int(0.8 * (budget - _process_rss()))
+    if spare <= 0:
+        raise ValueError(f"max_memory {budget / 1e9:.2f} GB is below the {_process_rss() / 1e9:.2f} GB this "
+                         "process already uses")
+    function = config.spec.function
+    for key, out_dtype, shape in layout:
+        ref = reference.entries[key]
+        numel = 1
+        for d in shape:
+            numel *= d
+        stored = (sum(c.entries[key].dtype.itemsize for c in inputs) if key in merged_keys
+                  else (len(inputs) + 1) * ref.dtype.itemsize)
+        work = working_bytes_per_element(function, len(inputs)) if key in merged_keys else 0
+        per_entry = stored + work + out_dtype.itemsize
+        if numel * per_entry <= spare:
+            continue
+        row = max(1, numel // shape[0]) if shape else 1
+        if key in merged_keys and not chunkable(function, config.arguments_for(key)):
+            raise ValueError(f"tensor {key!r} needs about {numel * per_entry / 1e9:.2f} GB with method "
+                             f"{config.merge_method!r}, which cannot merge it in row blocks, and max_memory leaves "
+                             f"{spare / 1e9:.2f} GB; raise max_memory")
+        if not shape or row * per_entry > spare:
+            raise ValueError(f"tensor {key!r}: one row of {row} entries needs about {row * per_entry / 1e9:.2f} GB "
+                             f"and max_memory leaves {spare / 1e9:.2f} GB; raise max_memory")
+        plan[key] = max(1, spare // (row * per_entry))
+    return plan
+
+
 def _call(config, base_sd, model_sds, key):
     spec = config.spec
     kwargs = config.arguments_for(key)
@@ -367,38 +519,101 @@ def _dry_run(config, merged_keys, n_models: int) -> None:
         _call(config, base, models, key)
 
 
-def _write_all(config, shards, reference, models, base, merged_keys, tmp: Path, progress) -> list[str]:
-    n = len(shards)
-    file_names = (["model.safetensors"] if n == 1 else
-                  [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
-    total = sum(len(s) for s in shards)
-    done = 0
-    weight_map, total_size = {}, 0
-    for file_name, shard in zip(file_names, shards):
-        with open(tmp / file_name, "wb") as f:
-            f.write(_header_bytes(shard))
-            for key, dtype, shape in shard:
-                if key in merged_keys:
-                    base_sd = {key: base.read(key)} if base is not None else None
-                    model_sds = [{key: m.read(key)} for m in models]
-                    tensor = _call(config, base_sd, model_sds, key).to(dtype)
-                    del base_sd, model_sds
-                else:
-                    tensor = reference.read(key)
-                if tuple(tensor.shape) != tuple(shape) or tensor.dtype != dtype:
-                    raise RuntimeError(f"tensor {key!r}: method returned {tensor.dtype} {list(tensor.shape)}, "
-                                       f"expected {dtype} {list(shape)}")
-                _write_tensor(f, tensor)
-                del tensor
-                weight_map[key] = file_name
-                total_size += _nbytes(shape, dtype)
-                done += 1
-                if progress is not None:
-                    progress(done, total, key)
-    if n > 1:
-        index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
-        (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
-    return file_names
+def _finite(tensor: torch.Tensor) -> bool:
+    """Whether every entry is finite (min and max propagate NaN; ~10x faster than ``isfinite().all()``)."""
+    if tensor.numel() == 0:
+        return True
+    try:
+        low, high = torch.aminmax(tensor)
+    except (RuntimeError, NotImplementedError):  # dtypes without a min/max kernel (float8)
+        return bool(torch.isfinite(tensor.float()).all())
+    return bool(torch.isfinite(low) & torch.isfinite(high))
+
+
+class _Writer:
+    """Writes the output shards tensor by tensor (whole or in row blocks), checking inputs as it reads."""
+
+    def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names):
+        self.config, self.reference, self.models, self.base = config, reference, models, base
+        self.merged_keys, self.chunks, self.allow_nan, self.names = merged_keys, chunks, allow_nan, names
+        self.nonfinite: list[tuple[str, str]] = []
+
+    def _read(self, checkpoint: Checkpoint, key: str, rows=None) -> torch.Tensor:
+        tensor = checkpoint.read(key, rows)
+        if tensor.is_floating_point() and not _finite(tensor):
+            where = (self.names[id(checkpoint)], key)
+            if not self.allow_nan:
+                raise ValueError(f"model {where[0]!r}: tensor {key!r} holds NaN or infinite values; refusing to "
+                                 "merge it (pass allow_nan=True / --allow-nan to merge anyway)")
+            if where not in self.nonfinite:
+                self.nonfinite.append(where)
+        return tensor
+
+    def _reader(self, checkpoint: Checkpoint, key: str):
+        return lambda start, stop: self._read(checkpoint, key, (start, stop))
+
+    def _blocks(self, key: str, dtype: torch.dtype, shape) -> Iterator[torch.Tensor]:
+        """The output tensor ``key`` as blocks of rows, cast to ``dtype``."""
+        ref_dtype = self.reference.entries[key].dtype
+        rows = self.chunks[key]
+        if key not in self.merged_keys:
+            inputs = self.models + ([self.base] if self.base is not None else [])
+            if rows is None:
+                tensors = [self._read(c, key) for c in inputs]
+                check_unmerged(tensors, key)
+                yield self._read(self.reference, key) if self.reference not in inputs else tensors[
+                    inputs.index(self.reference)]
+                return
+            for start in range(0, shape[0], rows):
+                span = (start, min(start + rows, shape[0]))
+                tensors = [self._read(c, key, span) for c in inputs]
+                check_unmerged(tensors, key)
+                yield tensors[inputs.index(self.reference)] if self.reference in inputs else self._read(
+                    self.reference, key, span)
+            return
+        if rows is None:
+            base_sd = {key: self._read(self.base, key)} if self.base is not None else None
+            model_sds = [{key: self._read(m, key)} for m in self.models]
+            yield _call(self.config, base_sd, model_sds, key).to(dtype)
+            return
+        base = self._reader(self.base, key) if self.base is not None else None
+        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(key), key, base,
+                            [self._reader(m, key) for m in self.models], shape, rows)
+        for block in blocks:
+            yield block.to(ref_dtype).to(dtype)  # the pure function casts to the base dtype first
+
+    def write_all(self, shards, tmp: Path, progress) -> list[str]:
+        n = len(shards)
+        file_names = (["model.safetensors"] if n == 1 else
+                      [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
+        total = sum(len(s) for s in shards)
+        done = 0
+        weight_map, total_size = {}, 0
+        for file_name, shard in zip(file_names, shards):
+            with open(tmp / file_name, "wb") as f:
+                f.write(_header_bytes(shard))
+                for key, dtype, shape in shard:
+                    rows = 0
+                    for block in self._blocks(key, dtype, shape):
+                        whole = self.chunks[key] is None
+                        if block.dtype != dtype or (tuple(block.shape) != tuple(shape) if whole
+                                                    else tuple(block.shape[1:]) != tuple(shape[1:])):
+                            raise RuntimeError(f"tensor {key!r}: method returned {block.dtype} {list(block.shape)}, "
+                                               f"expected {dtype} {list(shape)}")
+                        _write_tensor(f, block)
+                        rows += block.shape[0] if block.dim() else 1
+                        del block
+                    if rows != (shape[0] if shape else 1):
+                        raise RuntimeError(f"tensor {key!r}: {rows} rows written, expected shape {list(shape)}")
+                    weight_map[key] = file_name
+                    total_size += _nbytes(shape, dtype)
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, key)
+        if n > 1:
+            index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
+            (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+        return file_names
 
 
 def _copy_files(source: Checkpoint, tmp: Path, out_dtype) -> list[str]:

@@ -13,6 +13,14 @@ successors:
   floating dtype, and it matches one ``include`` regex (default: all) and no
   ``exclude`` regex; a selected key whose shapes differ raises ``ValueError``
   naming the key;
+* a non-floating key is copied, never merged: scalar counters (e.g.
+  ``num_batches_tracked``) come from the base; a non-scalar integer tensor that
+  differs between the inputs raises ``ValueError`` (integer arithmetic would
+  truncate the merge, and copying the base would drop the models' values
+  silently: cast such tensors to a floating dtype to merge them), as does a key
+  that is floating in some inputs and not in others;
+* inputs must be ``torch.Tensor`` values (a NumPy array raises ``TypeError``
+  with the conversion to use);
 * arithmetic runs in float32 and results are cast back to the dtype of the
   reference (base) tensor;
 * inputs are never mutated; outputs are new tensors.
@@ -28,7 +36,7 @@ import torch
 
 StateDict = dict[str, torch.Tensor]
 
-__all__ = ["StateDict", "merge_keys"]
+__all__ = ["StateDict", "check_unmerged", "merge_keys"]
 
 
 def merge_keys(base: Mapping[str, torch.Tensor] | None, models: Sequence[Mapping[str, torch.Tensor]],
@@ -41,7 +49,9 @@ def merge_keys(base: Mapping[str, torch.Tensor] | None, models: Sequence[Mapping
     expressions (``re.search``; default: every key) and none of ``exclude``.
 
     Raises ``ValueError`` naming the key when a qualifying key has different
-    shapes across the inputs.
+    shapes across the inputs, or when a key left unmerged because it is not
+    floating point would silently lose the models' values (see the module
+    docstring).
     """
     inputs = _check_inputs(base, models)
     include_re = _compile(include, "include")
@@ -51,11 +61,12 @@ def merge_keys(base: Mapping[str, torch.Tensor] | None, models: Sequence[Mapping
         common &= set(sd)
     keys = []
     for key in sorted(common):
-        if not all(sd[key].is_floating_point() for sd in inputs):
-            continue
         if include_re and not any(p.search(key) for p in include_re):
             continue
         if any(p.search(key) for p in exclude_re):
+            continue
+        if not all(sd[key].is_floating_point() for sd in inputs):
+            check_unmerged([sd[key] for sd in inputs], key)
             continue
         shapes = {tuple(sd[key].shape) for sd in inputs}
         if len(shapes) > 1:
@@ -63,6 +74,27 @@ def merge_keys(base: Mapping[str, torch.Tensor] | None, models: Sequence[Mapping
                              f"{sorted(shapes)}")
         keys.append(key)
     return keys
+
+
+def check_unmerged(tensors: Sequence[torch.Tensor], key: str) -> None:
+    """Refuse a non-floating key whose copy from the base would drop the models' values.
+
+    Scalars (counters such as ``num_batches_tracked``) may differ; a
+    non-scalar integer tensor must be equal in every input; a key may not be
+    floating point in some inputs and not in others.
+    """
+    floating = {t.is_floating_point() for t in tensors}
+    if len(floating) > 1:
+        raise ValueError(f"tensor {key!r} is floating point in some inputs and not in others "
+                         f"({sorted({str(t.dtype) for t in tensors})})")
+    first = tensors[0]
+    if first.dim() == 0:
+        return
+    for t in tensors[1:]:
+        if t.dtype != first.dtype or t.shape != first.shape or not torch.equal(t, first):
+            raise ValueError(f"tensor {key!r} is {str(first.dtype).removeprefix('torch.')} (not floating point) "
+                             "and differs between the inputs: merging integers would truncate, copying the "
+                             "base would drop the models' values; cast it to a floating dtype to merge it")
 
 
 def _compile(patterns, name: str) -> list[re.Pattern]:
@@ -87,6 +119,12 @@ def _check_inputs(base, models) -> list[Mapping[str, torch.Tensor]]:
                             f"got {type(sd).__name__}")
     if base is not None and not isinstance(base, Mapping):
         raise TypeError(f"base must be a state dict, got {type(base).__name__}")
+    named = ([("base", base)] if base is not None else []) + [(f"models[{i}]", sd) for i, sd in enumerate(models)]
+    for name, sd in named:
+        for key, value in sd.items():
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"{name}[{key!r}] is a {type(value).__module__}.{type(value).__name__}; merge "
+                                "functions take torch tensors (convert with torch.from_numpy or torch.as_tensor)")
     return ([base] if base is not None else []) + list(models)
 
 
@@ -112,6 +150,9 @@ def _resolve_keys(base, models, keys) -> list[str]:
 
 
 def _f32(t: torch.Tensor) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"expected a torch tensor, got a {type(t).__module__}.{type(t).__name__} (convert with "
+                        "torch.from_numpy or torch.as_tensor)")
     return t.detach().to(torch.float32)
 
 

@@ -19,19 +19,22 @@ __all__ = ["magnitude_prune_merging"]
 
 
 def magnitude_prune_merging(base: Mapping[str, torch.Tensor], models: Sequence[Mapping[str, torch.Tensor]],
-                            density: float, weights: Sequence[float] | None = None,
+                            density: float | Sequence[float], weights: Sequence[float] | None = None,
                             keys: Sequence[str] | None = None) -> StateDict:
-    """``theta_0 + sum_t w_t * top_density(|tau_t|)`` per tensor (unit weights by default)."""
+    """``theta_0 + sum_t w_t * top_density_t(|tau_t|)`` per tensor (unit weights by default).
+
+    ``density``: kept fraction, one value or one per model.
+    """
     if base is None:
         raise ValueError("base must be given for magnitude-prune merging")
-    density = _fraction(density, "density")
     keys = _resolve_keys(base, models, keys)
+    dens = [_fraction(d, "density") for d in _weights(density, len(models), "density")]
     w = _weights(weights, len(models), "weights")
     merged = {}
     for key in keys:
         b = _f32(base[key])
         acc = b.clone()
-        for wt, m in zip(w, models):
-            acc += wt * magnitude_trim(_f32(m[key]) - b, density, convention="peft")
+        for wt, d, m in zip(w, dens, models):
+            acc += wt * magnitude_trim(_f32(m[key]) - b, d, convention="peft")
         merged[key] = acc
     return _assemble(base, merged)

@@ -27,7 +27,9 @@ Per-model ``weights`` follow one of two conventions, which differ (spec 2.3):
   ``w_t tau_t`` (and agreement is judged on their signs);
   ``tau_m = sum_{agree} w_t tau_t / sum_{agree} w_t`` (divisor 0 -> 1), as
   mergekit's ``ties`` with ``normalize: true``. When ``floor(density * n) == 0``
-  one entry is kept (with a warning).
+  and ``density > 0`` one entry is kept (with a warning), as mergekit's
+  ``sparsify.magnitude`` does (``k = max(1, int(density * numel))``; nothing
+  is kept at ``density <= 0``).
 
 With unit weights both equal the paper's definition. ``normalize=False`` skips
 the division (mergekit's ``normalize: false``; for peft the plain sum).

@@ -85,25 +85,35 @@ class TwinRouter(nn.Module):
 
 
 class _TwinLinear(nn.Module):
-    """A Linear layer ``shared + sum_t w_t (P_t Q_t^T x + db_t)`` mixed per example."""
+    """A Linear layer ``shared + sum_t w_t (P_t Q_t^T x + db_t)`` mixed per example.
+
+    The exclusive parts of task t are buffers (moved by ``.to()``, saved in
+    ``state_dict``): ``p_t``/``q_t`` (low-rank factors) or ``dense_t``, and
+    ``bias_t``; a task without a part has a ``None`` buffer.
+    """
 
     def __init__(self, linear: nn.Linear, weight_parts, bias_parts, owner):
         super().__init__()
         self.linear = linear
-        self.weight_parts = weight_parts  # list over tasks: (P, Q) | dense tensor | None
-        self.bias_parts = bias_parts
+        self.n_tasks = len(weight_parts)
+        for t, (part, bias) in enumerate(zip(weight_parts, bias_parts)):
+            low_rank = isinstance(part, tuple)
+            self.register_buffer(f"p_{t}", part[0].detach().clone() if low_rank else None)
+            self.register_buffer(f"q_{t}", part[1].detach().clone() if low_rank else None)
+            self.register_buffer(f"dense_{t}", part.detach().clone() if part is not None and not low_rank else None)
+            self.register_buffer(f"bias_{t}", bias.detach().clone() if bias is not None else None)
         self._owner = [owner]  # a list, so the owner is not registered as a submodule
 
     def forward(self, x):
         y = self.linear(x)
         w = self._owner[0].mix_weights
-        for t in range(len(self.weight_parts)):
-            part, bias = self.weight_parts[t], self.bias_parts[t]
+        for t in range(self.n_tasks):
+            p, q, dense, bias = (getattr(self, f"{name}_{t}") for name in ("p", "q", "dense", "bias"))
             extra = 0
-            if isinstance(part, tuple):
-                extra = (x @ part[1]) @ part[0].T
-            elif part is not None:
-                extra = x @ part.T
+            if p is not None:
+                extra = (x @ q) @ p.T
+            elif dense is not None:
+                extra = x @ dense.T
             if bias is not None:
                 extra = extra + bias
             if isinstance(extra, torch.Tensor):

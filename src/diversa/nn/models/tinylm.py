@@ -84,13 +84,15 @@ class TinyLMConfig:
 
 class TinyLMOutput(NamedTuple):
     """``logits`` [B, L, V]; ``aux_lb``/``aux_z`` summed over MoE layers (scalar tensors, 0 for dense);
-    ``routers`` one :class:`RouterOutput` per MoE layer; ``hidden`` per-layer residual streams or None."""
+    ``routers`` the applied :class:`RouterOutput` of each MoE layer (tokens flattened, B * L rows);
+    ``hidden`` per-layer residual streams or None; ``mask`` [B, L] the tokens the losses count (non-pad)."""
 
     logits: torch.Tensor
     aux_lb: torch.Tensor
     aux_z: torch.Tensor
     routers: list[RouterOutput]
     hidden: list[torch.Tensor] | None
+    mask: torch.Tensor | None = None
 
 
 class _Attention(nn.Module):
@@ -137,12 +139,14 @@ class _Block(nn.Module):
             self.ffn = _DenseFFN(d, config.d_ff)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x, mask, routing_override):
+    def forward(self, x, routing_override):
+        """The block's output and, for an MoE block, the routing it applied (None for dense blocks)."""
         x = x + self.drop(self.attn(self.ln1(x)))
         h = self.ln2(x)
         if isinstance(self.ffn, MoEFeedForward):
-            return x + self.drop(self.ffn(h, mask=mask, routing_override=routing_override))
-        return x + self.drop(self.ffn(h))
+            y, routed = self.ffn(h, routing_override=routing_override, return_routing=True)
+            return x + self.drop(y), routed
+        return x + self.drop(self.ffn(h)), None
 
 
 class TinyLM(nn.Module):
@@ -152,7 +156,9 @@ class TinyLM(nn.Module):
     [B, L], routing_override=None, return_hidden=False) -> TinyLMOutput``.
     ``routing_override`` (a :class:`~diversa.nn.moe.RoutingOverride`) replaces
     the top-k choice of EVERY MoE layer (inference). Auxiliary losses are
-    computed over non-pad tokens (``input_ids != config.pad_id``).
+    computed from each layer's router logits over non-pad tokens
+    (``input_ids != config.pad_id``) and returned with the logits; the model
+    keeps no state between calls.
     """
 
     def __init__(self, config: TinyLMConfig | None = None, **kwargs):
@@ -240,17 +246,20 @@ class TinyLM(nn.Module):
         x = self.tok_emb(input_ids) + self.pos_emb(positions)[None]
         mask = input_ids != self.config.pad_id
         hidden = [x] if return_hidden else None
+        routers: list[RouterOutput] = []
         for block in self.blocks:
-            x = block(x, mask, routing_override)
+            x, routed = block(x, routing_override)
+            if routed is not None:
+                routers.append(routed)
             if hidden is not None:
                 hidden.append(x)
         x = self.ln_f(x)
         logits = x @ self.tok_emb.weight.t() if self.head is None else self.head(x)
-        layers = self.moe_layers()
-        zero = logits.new_zeros(())
-        aux_lb = sum((layer.last_aux["lb"] for layer in layers), zero)
-        aux_z = sum((layer.last_aux["z"] for layer in layers), zero)
-        return TinyLMOutput(logits, aux_lb, aux_z, [layer.last_router for layer in layers], hidden)
+        aux_lb = aux_z = logits.new_zeros(())
+        for layer, routed in zip(self.moe_layers(), routers):
+            losses = layer.aux_losses(routed.logits, mask.reshape(-1))
+            aux_lb, aux_z = aux_lb + losses.lb, aux_z + losses.z
+        return TinyLMOutput(logits, aux_lb, aux_z, routers, hidden, mask)
 
 
 def config_key(config: TinyLMConfig) -> str:

@@ -25,12 +25,20 @@ gives exactly zero gradient to the null logits), and tokens whose k slots all
 went to null experts get a zero FFN output. The balance loss then includes the
 null experts (:func:`~diversa.nn.moe.losses.adamoe_load_balancing_loss`).
 
-After each forward the layer exposes ``last_router`` (:class:`RouterOutput`),
-``last_aux`` (``{"lb": ..., "z": ...}`` scalar tensors with gradient) and
-``last_stats`` (expert evaluations per token etc.); nothing is global.
+Like Hugging Face MoE blocks (``MixtralSparseMoeBlock`` up to transformers 4.x),
+``forward`` returns ``(output, router_logits)`` and keeps nothing on the
+module: the auxiliary losses are functions of the router logits
+(:meth:`MoEFeedForward.aux_losses`, built on :mod:`diversa.nn.moe.losses`),
+the routing actually applied is :meth:`MoEFeedForward.route` of them (or
+``forward(..., return_routing=True)``), and usage statistics are computed only
+when asked (:func:`routing_stats`). Activation checkpointing and
+``torch.compile`` therefore see a pure function, and nothing synchronises with
+the host during a forward.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -45,11 +53,42 @@ from diversa.nn.moe.losses import (
 )
 from diversa.nn.moe.router import RouterOutput, RoutingOverride, TopKRouter
 
-__all__ = ["LB_TYPES", "MoEFeedForward"]
+__all__ = ["LB_TYPES", "MoEAuxLosses", "MoEFeedForward", "routing_stats"]
 
 #: Balance losses a layer can compute: Switch (all slots), GShard (first choice), Sigma-MoE-Tiny's
 #: Top-1 LBL, the global-batch LBL, or none.
 LB_TYPES = ("switch", "gshard", "top1", "global_batch", "none")
+
+
+class MoEAuxLosses(NamedTuple):
+    """A layer's auxiliary losses (scalar tensors with gradient): balance ``lb`` and router ``z``-loss."""
+
+    lb: torch.Tensor
+    z: torch.Tensor
+
+
+def routing_stats(routing: RouterOutput | torch.Tensor, num_experts: int,
+                  mask: torch.Tensor | None = None) -> dict[str, float]:
+    """Expert usage of one layer's routing, as plain floats (computed on demand: it reads values to the host).
+
+    ``routing``: a :class:`RouterOutput` or its ``topk_idx`` [T, k];
+    ``num_experts``: true experts n (ids >= n are AdaMoE null experts);
+    ``mask`` [T] marks the tokens counted. ``expert_evals``: token x expert
+    MLP evaluations actually run (all tokens); ``avg_true_experts``: true
+    experts per counted token; ``frac_tokens_zero_true``: counted tokens
+    routed to null experts only; ``null_slot_share``: share of counted slots
+    that went to null experts.
+    """
+    idx = routing.topk_idx if isinstance(routing, RouterOutput) else routing
+    true_per_token = (idx < num_experts).sum(dim=1)
+    counted = true_per_token if mask is None else true_per_token[mask.reshape(-1).to(torch.bool)]
+    n_tokens = max(int(counted.numel()), 1)
+    return {
+        "expert_evals": int(true_per_token.sum()),
+        "avg_true_experts": float(counted.sum()) / n_tokens,
+        "frac_tokens_zero_true": float((counted == 0).sum()) / n_tokens,
+        "null_slot_share": 1.0 - float(counted.sum()) / (n_tokens * idx.shape[1]) if counted.numel() else 0.0,
+    }
 
 
 class MoEFeedForward(nn.Module):
@@ -71,7 +110,7 @@ class MoEFeedForward(nn.Module):
     null_load : "average" or "individual"
         AdaMoE balance loss variant (default "average", the paper's).
     lb_type : one of ``LB_TYPES``
-        Balance loss reported in ``last_aux["lb"]`` (null layers always use AdaMoE's).
+        Balance loss of :meth:`aux_losses` (null layers always use AdaMoE's).
     top1_tau : float
         Temperature of the Top-1 LBL.
     dispatch : "auto", "bmm" or "segments"
@@ -116,16 +155,6 @@ class MoEFeedForward(nn.Module):
         else:
             self.w1, self.w2 = w_in, w_out
         self.global_lbl = GlobalBatchLBL(num_experts) if lb_type == "global_batch" else None
-        self.last_router: RouterOutput | None = None
-        self.last_aux: dict[str, torch.Tensor] = {}
-        self.last_stats: dict[str, float] = {}
-        self.last_mask: torch.Tensor | None = None
-
-    def __getstate__(self):
-        # the last forward's routing is a view into an autograd graph: never copy or pickle it
-        state = self.__dict__.copy()
-        state.update(last_router=None, last_aux={}, last_stats={}, last_mask=None)
-        return state
 
     # -- configuration -------------------------------------------------------------------------
     @property
@@ -209,33 +238,61 @@ class MoEFeedForward(nn.Module):
         return torch.einsum("te,etd->td", combine[:, : self.num_experts], all_out)
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                routing_override: RoutingOverride | None = None) -> torch.Tensor:
-        """Apply the layer to ``x`` [..., d]; ``mask`` [...] marks tokens counted by losses/stats."""
+    def forward(self, x: torch.Tensor, routing_override: RoutingOverride | None = None,
+                return_routing: bool = False) -> tuple[torch.Tensor, torch.Tensor | RouterOutput]:
+        """``(output, router_logits)`` for ``x`` [..., d], as Hugging Face MoE blocks return.
+
+        ``output`` has the shape of ``x``; ``router_logits`` [T, E + m] (T =
+        tokens of ``x``, float32) are the router's logits, from which
+        :meth:`aux_losses` and :meth:`route` compute the balance losses and the
+        routing. ``routing_override`` replaces the top-k choice (inference).
+        ``return_routing=True`` returns the applied :class:`RouterOutput`
+        (logits, probabilities, chosen experts and gate weights) instead of the
+        logits: the same routing without computing it twice, and the exact one
+        under :meth:`RoutingOverride.random`.
+        """
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must end with d_model={self.d_model}, got shape {tuple(x.shape)}.")
-        shape = x.shape
         flat = x.reshape(-1, self.d_model)
-        flat_mask = None if mask is None else mask.reshape(-1).to(torch.bool)
-        if flat_mask is not None and flat_mask.shape[0] != flat.shape[0]:
-            raise ValueError(f"mask must have shape {tuple(shape[:-1])}, got {tuple(mask.shape)}.")
-        routed = self.router(flat, override=routing_override)
-        idx = routed.topk_idx
-        if self.num_null_experts:
-            weights = self._true_expert_weights(routed.logits, idx)
-            routed = routed._replace(topk_w=weights)
-        else:
-            weights = routed.topk_w
-        weights = weights.to(flat.dtype)
+        routed = self.route(self.router.logits(flat), routing_override)
+        weights = routed.topk_w.to(flat.dtype)
         if self.dense_reference:
-            y = self._dense(flat, idx, weights)
+            y = self._dense(flat, routed.topk_idx, weights)
         else:
-            y = self._dispatch(flat, idx, weights)
-        self.last_router = routed
-        self.last_mask = flat_mask
-        self.last_aux = {"lb": self._balance_loss(routed, flat_mask), "z": router_z_loss(routed.logits, flat_mask)}
-        self.last_stats = self._stats(idx, flat_mask)
-        return y.reshape(shape)
+            y = self._dispatch(flat, routed.topk_idx, weights)
+        return y.reshape(x.shape), (routed if return_routing else routed.logits)
+
+    def route(self, router_logits: torch.Tensor, routing_override: RoutingOverride | None = None) -> RouterOutput:
+        """The routing the layer applies for ``router_logits`` [T, E + m]: chosen experts and gate weights.
+
+        A deterministic function of the logits (and of the router's
+        ``top_k`` and selection bias), except under
+        :meth:`RoutingOverride.random`, which draws anew at each call. For
+        AdaMoE layers the gate weights are renormalised over the selected true
+        experts (null experts get weight 0).
+        """
+        routed = self.router.select(router_logits, routing_override)
+        if self.num_null_experts:
+            routed = routed._replace(topk_w=self._true_expert_weights(routed.logits, routed.topk_idx))
+        return routed
+
+    def aux_losses(self, router_logits: torch.Tensor, mask: torch.Tensor | None = None) -> MoEAuxLosses:
+        """Balance loss (``lb_type``, or AdaMoE's with null experts) and router z-loss of ``router_logits``.
+
+        ``mask`` [T] (bool) marks the tokens the losses count (e.g. non-pad).
+        The balance loss is taken on the layer's own routing of the logits
+        (overrides are an inference device). For ``lb_type="global_batch"`` in
+        training mode, this call adds the tokens' expert counts to the
+        optimizer step's (call it once per forward, then
+        :meth:`on_optimizer_step` after each step).
+        """
+        if mask is not None:
+            mask = mask.reshape(-1).to(torch.bool)
+            if mask.shape[0] != router_logits.shape[0]:
+                raise ValueError(f"mask must have {router_logits.shape[0]} entries (one per token), "
+                                 f"got {tuple(mask.shape)}.")
+        routed = self.route(router_logits)
+        return MoEAuxLosses(self._balance_loss(routed, mask), router_z_loss(router_logits, mask))
 
     def _true_expert_weights(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         # softmax over the selected TRUE experts' logits == p_j / sum_{true selected} p_j, without the
@@ -262,17 +319,6 @@ class MoEFeedForward(nn.Module):
                 return self.global_lbl.loss(routed.probs, mask)
             return switch_load_balancing_loss(routed.probs, routed.topk_idx, self.num_experts, mask)
         return routed.probs.sum() * 0.0
-
-    def _stats(self, idx: torch.Tensor, mask: torch.Tensor | None) -> dict[str, float]:
-        true_per_token = (idx < self.num_experts).sum(dim=1)
-        counted = true_per_token if mask is None else true_per_token[mask]
-        n_tokens = max(int(counted.numel()), 1)
-        return {
-            "expert_evals": int(true_per_token.sum()),  # token x expert MLP evaluations actually run
-            "avg_true_experts": float(counted.sum()) / n_tokens,
-            "frac_tokens_zero_true": float((counted == 0).sum()) / n_tokens,
-            "null_slot_share": 1.0 - float(counted.sum()) / (n_tokens * idx.shape[1]) if counted.numel() else 0.0,
-        }
 
     def extra_repr(self) -> str:
         null = f", num_null_experts={self.num_null_experts}" if self.num_null_experts else ""

@@ -18,7 +18,10 @@
 All functions take the routing of ONE layer over T tokens and an optional
 boolean ``mask[T]`` of tokens to include (callers pass ``input_ids != pad``, so
 pad tokens are excluded by default). ``f`` is computed from hard counts and
-carries no gradient; only ``P`` (or the logits) does.
+carries no gradient; only ``P`` (or the logits) does. The losses weight tokens
+by the mask instead of indexing with it and never read values to the host, so
+a training step on an accelerator does not wait on them; with no counted
+token they are 0.
 """
 
 from __future__ import annotations
@@ -42,11 +45,35 @@ def _masked(tensor: torch.Tensor, mask: torch.Tensor | None, name: str = "mask")
 
 
 def expert_counts(topk_idx: torch.Tensor, num_experts: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Number of (token, slot) assignments of each expert, float [E]."""
+    """Number of (token, slot) assignments of each expert, float [E] (ids are checked: reads to the host)."""
     idx = _masked(topk_idx, mask)
     if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_experts):
         raise ValueError(f"topk_idx holds expert ids outside [0, {num_experts}).")
     return torch.bincount(idx.reshape(-1), minlength=num_experts).to(torch.float32)
+
+
+def _token_weights(rows: torch.Tensor, mask: torch.Tensor | None, name: str = "mask") -> torch.Tensor:
+    """1.0 for every counted token of ``rows`` [T, ...], 0.0 for the others (float32 [T])."""
+    if mask is None:
+        return torch.ones(rows.shape[0], device=rows.device)
+    mask = torch.as_tensor(mask)
+    if mask.dtype != torch.bool or mask.shape != rows.shape[:1]:
+        raise ValueError(f"{name} must be a bool tensor of shape [{rows.shape[0]}], got "
+                         f"{mask.dtype} {tuple(mask.shape)}.")
+    return mask.to(device=rows.device, dtype=torch.float32)
+
+
+def _counts(topk_idx: torch.Tensor, num_experts: int, weights: torch.Tensor) -> torch.Tensor:
+    """Counted (token, slot) assignments per expert, float [E], without reading to the host."""
+    per_slot = weights[:, None].expand(topk_idx.shape).reshape(-1)
+    counts = torch.zeros(num_experts, device=topk_idx.device)
+    return counts.scatter_add_(0, topk_idx.reshape(-1), per_slot)
+
+
+def _mean_rows(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over the counted rows of ``values`` [T, ...] (0 when none is counted)."""
+    shape = (-1,) + (1,) * (values.dim() - 1)
+    return (values * weights.reshape(shape)).sum(dim=0) / weights.sum().clamp_min(1.0)
 
 
 def _check_probs(probs: torch.Tensor, num_experts: int | None) -> int:
@@ -73,22 +100,18 @@ def switch_load_balancing_loss(probs: torch.Tensor, topk_idx: torch.Tensor, num_
         raise ValueError(f"topk_idx must be [T, k] with T={probs.shape[0]}, got {tuple(topk_idx.shape)}.")
     if first_choice_only:
         topk_idx = topk_idx[:, :1]
-    counts = expert_counts(topk_idx, num_experts, mask)
-    p = _masked(probs, mask).float()
-    if p.shape[0] == 0:
-        return probs.sum() * 0.0
-    f = counts / counts.sum()
-    return num_experts * (f * p.mean(dim=0)).sum()
+    w = _token_weights(probs, mask)
+    counts = _counts(topk_idx, num_experts, w)
+    f = counts / counts.sum().clamp_min(1.0)
+    return num_experts * (f * _mean_rows(probs.float(), w)).sum()
 
 
 def router_z_loss(logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """ST-MoE router z-loss ``mean_t (logsumexp_i logits[t, i])^2`` (scalar)."""
     if logits.ndim != 2:
         raise ValueError(f"logits must be [T, E], got shape {tuple(logits.shape)}.")
-    z = _masked(logits, mask).float()
-    if z.shape[0] == 0:
-        return logits.sum() * 0.0
-    return torch.logsumexp(z, dim=-1).square().mean()
+    w = _token_weights(logits, mask)
+    return _mean_rows(torch.logsumexp(logits.float(), dim=-1).square(), w)
 
 
 def adamoe_load_balancing_loss(probs: torch.Tensor, topk_idx: torch.Tensor, num_true: int, num_null: int,
@@ -107,14 +130,12 @@ def adamoe_load_balancing_loss(probs: torch.Tensor, topk_idx: torch.Tensor, num_
     if num_true < 1 or num_null < 0:
         raise ValueError(f"num_true must be >= 1 and num_null >= 0, got {num_true}, {num_null}.")
     total = _check_probs(probs, num_true + num_null)
-    counts = expert_counts(topk_idx, total, mask)
+    w = _token_weights(probs, mask)
+    counts = _counts(topk_idx, total, w)
     if null_load == "average" and num_null > 0:
         counts = torch.cat([counts[:num_true], counts[num_true:].mean().expand(num_null)])
-    p = _masked(probs, mask).float()
-    if p.shape[0] == 0:
-        return probs.sum() * 0.0
-    f = counts / counts.sum()
-    return total * (f * p.mean(dim=0)).sum()
+    f = counts / counts.sum().clamp_min(1.0)
+    return total * (f * _mean_rows(probs.float(), w)).sum()
 
 
 def top1_load_balancing_loss(logits: torch.Tensor, k: int = 1, tau: float = 0.1,
@@ -134,12 +155,11 @@ def top1_load_balancing_loss(logits: torch.Tensor, k: int = 1, tau: float = 0.1,
     num_experts = logits.shape[1]
     if not 1 <= k <= num_experts:
         raise ValueError(f"k must be in [1, {num_experts}], got {k}.")
-    q = (_masked(logits, mask).float() / tau).softmax(dim=-1)
-    if q.shape[0] == 0:
-        return logits.sum() * 0.0
-    fhat = q.mean(dim=0)
-    pbar_top = q.topk(k, dim=-1).values.sum(dim=-1).mean()
-    return num_experts * fhat.square().sum() / pbar_top
+    w = _token_weights(logits, mask)
+    q = (logits.float() / tau).softmax(dim=-1)
+    fhat = _mean_rows(q, w)
+    pbar_top = _mean_rows(q.topk(k, dim=-1).values.sum(dim=-1), w)
+    return num_experts * fhat.square().sum() / pbar_top.clamp_min(torch.finfo(q.dtype).tiny)
 
 
 class GlobalBatchLBL:
@@ -164,29 +184,31 @@ class GlobalBatchLBL:
             raise ValueError(f"num_experts must be a positive int, got {num_experts!r}.")
         self.num_experts = num_experts
         self.use_previous = use_previous
-        self.current = torch.zeros(num_experts)
+        self.current: torch.Tensor | None = None  # on the device of the first counts
         self.previous: torch.Tensor | None = None
 
     def accumulate(self, topk_idx: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Add one micro-batch's expert counts to the current step."""
-        self.current = self.current + expert_counts(topk_idx, self.num_experts, mask)
+        if topk_idx.ndim != 2:
+            raise ValueError(f"topk_idx must be [T, k], got shape {tuple(topk_idx.shape)}.")
+        counts = _counts(topk_idx, self.num_experts, _token_weights(topk_idx, mask))
+        self.current = counts if self.current is None else self.current + counts
 
     def loss(self, probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The loss of one micro-batch's router probabilities [T, E]."""
         _check_probs(probs, self.num_experts)
         counts = self.previous if (self.use_previous and self.previous is not None) else self.current
-        if counts.sum() <= 0:
+        if counts is None:
             raise ValueError("GlobalBatchLBL.loss called before any accumulate().")
-        p = _masked(probs, mask).float()
-        if p.shape[0] == 0:
-            return probs.sum() * 0.0
-        f = counts / counts.sum()
-        return self.num_experts * (f * p.mean(dim=0)).sum()
+        w = _token_weights(probs, mask)
+        f = counts / counts.sum().clamp_min(1.0)
+        return self.num_experts * (f * _mean_rows(probs.float(), w)).sum()
 
     def reset(self) -> None:
         """Close the optimizer step: its counts become the previous step's."""
-        self.previous = self.current
-        self.current = torch.zeros(self.num_experts)
+        if self.current is not None:
+            self.previous = self.current
+        self.current = None
 
 
 def load_balance_stats(topk_idx: torch.Tensor, num_experts: int, probs: torch.Tensor | None = None,

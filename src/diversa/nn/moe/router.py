@@ -63,6 +63,7 @@ class RoutingOverride:
         if kind not in ("topk", "rank", "top_p", "random"):
             raise ValueError(f"kind must be one of 'topk', 'rank', 'top_p', 'random', got {kind!r}.")
         self.kind, self.k, self.ranks, self.p, self.max_k, self.seed = kind, k, ranks, p, max_k, seed
+        self._generator: torch.Generator | None = None  # random routing: one stream for every call
 
     def __repr__(self) -> str:
         detail = {"topk": f"k={self.k}", "rank": f"ranks={self.ranks}", "top_p": f"p={self.p}, max_k={self.max_k}",
@@ -74,6 +75,11 @@ class RoutingOverride:
 
     def __hash__(self) -> int:
         return hash(repr(self))
+
+    def reset(self) -> RoutingOverride:
+        """Rewind the random stream to its seed (no effect for the deterministic kinds); returns self."""
+        self._generator = None
+        return self
 
     @classmethod
     def topk(cls, k: int) -> RoutingOverride:
@@ -101,7 +107,13 @@ class RoutingOverride:
 
     @classmethod
     def random(cls, k: int = 1, seed: int = 0) -> RoutingOverride:
-        """k experts drawn uniformly without replacement per token, weight 1/k (seeded per call)."""
+        """k experts drawn uniformly without replacement per token, weight 1/k.
+
+        Every call (every layer, every decoding step) draws the next numbers of
+        one generator seeded with ``seed``, so layers and steps get independent
+        experts; a new override with the same seed replays the same draws
+        (:meth:`reset` rewinds this one).
+        """
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}.")
         return cls("random", k=k, seed=seed)
@@ -133,8 +145,9 @@ class RoutingOverride:
             return idx, _normalized(weights)
         if self.k > num_experts:
             raise ValueError(f"k={self.k} exceeds the number of experts {num_experts}.")
-        generator = torch.Generator().manual_seed(self.seed)
-        scores = torch.rand(probs.shape, generator=generator).to(probs.device)
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(self.seed)
+        scores = torch.rand(probs.shape, generator=self._generator).to(probs.device)
         idx = scores.argsort(dim=-1)[:, : self.k]
         return idx, torch.full(idx.shape, 1.0 / self.k, dtype=probs.dtype, device=probs.device)
 
@@ -195,8 +208,15 @@ class TopKRouter(nn.Module):
 
     def forward(self, x: torch.Tensor, override: RoutingOverride | None = None) -> RouterOutput:
         """Route ``x`` [T, d]; ``override`` replaces the top-k choice (inference only)."""
+        return self.select(self.logits(x), override)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Router logits [T, E + m] (float32) of tokens ``x`` [T, d]."""
         weight = self.weight if self.null_weight is None else torch.cat([self.weight, self.null_weight])
-        logits = x.float() @ weight.float().t()
+        return x.float() @ weight.float().t()
+
+    def select(self, logits: torch.Tensor, override: RoutingOverride | None = None) -> RouterOutput:
+        """The experts and gate weights chosen from router ``logits`` [T, E + m]."""
         probs = logits.softmax(dim=-1)
         if override is not None:
             idx, weights = override.select(probs)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from diversa.nn.moe.layer import MoEFeedForward
+from diversa.nn.moe.router import RouterOutput
 
 __all__ = ["LossFreeBias", "ProgressiveSparsification", "active_expert_params", "sigma_default_schedule"]
 
@@ -103,7 +104,7 @@ class ProgressiveSparsification:
 
 def active_expert_params(model: nn.Module) -> int:
     """Expert parameters active per token: ``sum_l k_l * params_per_expert_l`` (null slots cost 0 but are
-    counted at k here; use the layers' ``last_stats`` for AdaMoE)."""
+    counted at k here; use :func:`~diversa.nn.moe.routing_stats` of a forward's routing for AdaMoE)."""
     return sum(layer.top_k * layer.params_per_expert() for layer in _moe_layers(model))
 
 
@@ -115,9 +116,10 @@ class LossFreeBias:
     reproduction runs it as that ablation. :meth:`attach` switches every MoE
     router to sigmoid scores with a zero per-expert ``selection_bias`` (used
     for selection only; gate values stay the unbiased scores). Called before
-    each training step, it updates ``b_i <- b_i + u * sign(mean(c) - c_i)``
-    from the counts ``c`` of the previous forward (non-pad tokens), without
-    gradients. Train with ``lb_coef=0``.
+    each training step with the previous step's output (``out.routers`` and
+    ``out.mask`` of a :class:`~diversa.nn.models.TinyLMOutput`), it updates
+    ``b_i <- b_i + u * sign(mean(c) - c_i)`` from that forward's counts ``c``
+    (non-pad tokens), without gradients. Train with ``lb_coef=0``.
     """
 
     def __init__(self, update_rate: float = 1e-3, score: str = "sigmoid"):
@@ -136,12 +138,9 @@ class LossFreeBias:
         return model
 
     @torch.no_grad()
-    def update(self, layer: MoEFeedForward) -> None:
-        """One sign update of ``layer``'s bias from its last forward."""
-        routed = layer.last_router
-        if routed is None:
-            return
-        idx = routed.topk_idx if layer.last_mask is None else routed.topk_idx[layer.last_mask]
+    def update(self, layer: MoEFeedForward, routing: RouterOutput, mask: torch.Tensor | None = None) -> None:
+        """One sign update of ``layer``'s bias from a forward's ``routing`` (``mask`` [T]: tokens counted)."""
+        idx = routing.topk_idx if mask is None else routing.topk_idx[mask.reshape(-1).to(torch.bool)]
         counts = torch.bincount(idx.reshape(-1), minlength=layer.router.total_experts).float()
         layer.router.selection_bias += self.update_rate * torch.sign(counts.mean() - counts)
 
@@ -150,7 +149,7 @@ class LossFreeBias:
         if any(layer.router.selection_bias is None for layer in layers):
             self.attach(model)
         if out is not None:
-            for layer in layers:
-                self.update(layer)
+            for layer, routing in zip(layers, out.routers, strict=True):
+                self.update(layer, routing, getattr(out, "mask", None))
         self.history.append([float(layer.router.selection_bias.max() - layer.router.selection_bias.min())
                              for layer in layers])
