@@ -149,5 +149,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="ties-vs-ta",
-    trial_seconds=8.0,
+    trial_seconds=9.0,
 )

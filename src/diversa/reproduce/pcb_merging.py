@@ -210,5 +210,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="pcb-vs-ties",
-    trial_seconds=12.0,
+    trial_seconds=7.0,
 )

@@ -233,5 +233,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="rmm-vs-truncation",
-    trial_seconds=4.0,
+    trial_seconds=1.0,
 )

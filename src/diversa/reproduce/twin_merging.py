@@ -178,5 +178,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="twin-vs-routed-svd",
-    trial_seconds=14.0,
+    trial_seconds=9.0,
 )
