@@ -18,8 +18,8 @@ diagnostics.
 one that is a performance claim against the strongest baseline: the TIES paper's
 main result (+2.3 to +7 points over Task Arithmetic). Task Arithmetic against
 averaging is close to true by construction (averaging *is* Task Arithmetic
-with lambda = 1/T, a point inside TA's validation grid), and DARE's claim is
-non-inferiority ("drop most entries without hurting"), not an improvement.
+with lambda = 1/T, inside the range TA's lambda is searched over), and DARE's
+claim is non-inferiority ("drop most entries without hurting"), not an improvement.
 
 **Same search for every arm**: ``N_EVALUATIONS`` = 100 validation evaluations
 each. TIES as the official code (whole-model trimming, ``scope="global"``), k

@@ -48,7 +48,6 @@ import numpy as np
 import torch
 
 from diversa.combine.merge import dare_merging, pcb_merging, task_arithmetic, ties_merging, ties_tensor
-from diversa.combine.merge.pcb import _pcb_delta
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 from diversa.reproduce.testbeds.merge_digits import build_merge_testbed, evaluate_merge
 
@@ -118,6 +117,12 @@ def _loss(tau_m, taus, weights, X) -> float:
     return float((diff @ X.T).square().sum() / X.shape[0])
 
 
+def _pcb_update(taus: torch.Tensor, pcb_ratio: float) -> torch.Tensor:
+    """PCB's merged update ``tau_m`` (lambda = 1) of the rows of ``taus``: a merge onto a zero base."""
+    zero = {"tau": torch.zeros(taus.shape[1])}
+    return pcb_merging(zero, [{"tau": tau} for tau in taus], pcb_ratio=pcb_ratio, clamp_ratio=0.01)["tau"]
+
+
 def synthetic_losses(kind: str, seed: int) -> dict[str, float]:
     """Best (over the spec's grids) quadratic loss of TA, TIES and PCB on one synthetic problem."""
     taus, weights, X = _synthetic(kind, seed)
@@ -125,7 +130,7 @@ def synthetic_losses(kind: str, seed: int) -> dict[str, float]:
     best["task_arithmetic"] = min(_loss(lam * taus.mean(0), taus, weights, X) for lam in SYN_LAMBDAS)
     ties_deltas = [ties_tensor(list(taus), density=k) for k in SYN_SPARSITY]
     best["ties"] = min(_loss(lam * dm, taus, weights, X) for dm in ties_deltas for lam in SYN_LAMBDAS)
-    pcb_deltas = [_pcb_delta(taus, r, 0.01, "raw", [1.0] * len(taus)) for r in SYN_SPARSITY]
+    pcb_deltas = [_pcb_update(taus, r) for r in SYN_SPARSITY]
     best["pcb"] = min(_loss(lam * dm, taus, weights, X) for dm in pcb_deltas for lam in SYN_LAMBDAS)
     return best
 
