@@ -70,12 +70,17 @@ def skewed_csv(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("method,counts", [("smote-nc", {0: 500, 1: 300}), ("under", {0: 100, 1: 100})])
-def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, counts, capsys):
+@pytest.mark.parametrize("method,extra,counts", [
+    ("smote-nc", [], {0: 500, 1: 500}),                          # default: balanced, like imbalanced-learn's 'auto'
+    ("smote-nc", ["--percentage", "200"], {0: 500, 1: 300}),     # the paper's N = 200% of the minority
+    ("under", [], {0: 100, 1: 100}),
+])
+def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, extra, counts, capsys):
     import pandas as pd
 
     out = tmp_path / "out.csv"
-    assert main(["resample", str(skewed_csv), "--target", "label", "--method", method, "--out", str(out)]) == 0
+    assert main(["resample", str(skewed_csv), "--target", "label", "--method", method, *extra,
+                 "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert table["label"].value_counts().to_dict() == counts
     assert list(table.columns) == ["a", "b", "c", "d", "label", "colour"]

@@ -97,8 +97,8 @@ def test_empty_or_missing_file_is_reported(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     out = tmp_path / "o.jsonl"
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ValueError, match="is empty"):
         select.run(parse([str(empty), "--budget", "1", "--method", "random", "--out", str(out)]))
     with pytest.raises(FileNotFoundError):
-        select.run(parse([str(tmp_path / "missing.jsonl"), "--budget", "1", "--out", str(out)]))
+        select.run(parse([str(tmp_path / "missing.jsonl"), "--budget", "1", "--method", "random", "--out", str(out)]))
     assert not out.exists()

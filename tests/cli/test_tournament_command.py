@@ -73,8 +73,8 @@ def write(tmp_path, text, name="bad.csv"):
     ("model,a,b\nx,0.5,high\ny,0.2,0.1\n", "score of model 'x' on benchmark 'b' is not a number: 'high'"),
     ("model,a,b\nx,0.5,\ny,0.2,0.1\n", "model 'x' on benchmark 'b'"),
     ("model,a,b\nx,0.5,0.1\n", "at least 2"),
-    ("model,a,b\nx,0.5,0.1\nx,0.2,0.1\n", "duplicated model names: x"),
-    ("", "has no rows"),
+    ("model,a,b\nx,0.5,0.1\nx,0.2,0.1\n", "duplicated model names: 'x'"),
+    ("", "is empty"),
     ("model,a,b\n", "has no rows"),
     ("model\nx\ny\n", "at least one benchmark column"),
 ])

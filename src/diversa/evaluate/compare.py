@@ -165,18 +165,19 @@ def compare_outcomes(outcomes, *, kind: str = "auto", confidence: float = 0.95,
     table = _outcome_matrix(outcomes)
     values = table.to_numpy()
     kind = _resolve_kind(values, kind)
-    scale = _power_of_two_scale(values) if kind == "scores" else 1.0
-    values = values / scale
+    exponent = _scale_exponent(values) if kind == "scores" else 0
+    values = np.ldexp(values, -exponent)
     names = [str(c) for c in table.columns]
     models = [_summary(n, values[:, j], kind, confidence, random_state) for j, n in enumerate(names)]
-    models = [m._replace(mean=m.mean * scale, low=m.low * scale, high=m.high * scale) for m in models]
+    models = [m._replace(mean=_unscale(m.mean, exponent), low=_unscale(m.low, exponent),
+                         high=_unscale(m.high, exponent)) for m in models]
     raw = []
     for i, j in combinations(range(len(names)), 2):
         diff = bootstrap_mean_ci(values[:, i] - values[:, j], confidence=confidence,
                                  n_resamples=n_resamples, random_state=random_state)
         test, statistic, pvalue = _paired_test(values[:, i], values[:, j], kind)
-        raw.append((names[i], names[j], diff.mean * scale, diff.low * scale, diff.high * scale, test,
-                    statistic, pvalue))
+        raw.append((names[i], names[j], _unscale(diff.mean, exponent), _unscale(diff.low, exponent),
+                    _unscale(diff.high, exponent), test, statistic, pvalue))
     adjusted = holm([r[-1] for r in raw]).pvalues if len(raw) > 1 else [raw[0][-1]]
     pairs = [PairComparison(*r, pvalue_holm=float(p)) for r, p in zip(raw, adjusted)]
     omnibus = None
@@ -187,15 +188,18 @@ def compare_outcomes(outcomes, *, kind: str = "auto", confidence: float = 0.95,
     return Comparison(kind, len(values), models, pairs, omnibus, confidence)
 
 
-def _power_of_two_scale(values: np.ndarray) -> float:
-    """2**e with max|values| / 2**e <= 1 when the scores are large enough to overflow a sum, else 1.
+def _scale_exponent(values: np.ndarray) -> int:
+    """e such that max|values| / 2**e <= 1 when the scores are large enough to overflow a sum, else 0.
 
-    Dividing by a power of two changes only the exponent, so it loses nothing.
+    Scaling by a power of two changes only the exponent, so it loses nothing.
     """
     largest = float(np.max(np.abs(values)))
-    if largest < 2.0**500:
-        return 1.0
-    return 2.0 ** math.ceil(math.log2(largest))
+    return math.ceil(math.log2(largest)) if largest >= 2.0**500 else 0
+
+
+def _unscale(value: float, exponent: int) -> float:
+    with np.errstate(over="ignore"):  # a result beyond float64 becomes inf, refused below
+        return float(np.ldexp(value, exponent))
 
 
 def _check_finite_results(models, pairs) -> None:
