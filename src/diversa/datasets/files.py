@@ -47,7 +47,7 @@ import pandas as pd
 STDIO = "-"
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
-_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")
 _OTHER_INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -149,7 +149,7 @@ def read_table(path, *, argument: str = "input") -> pd.DataFrame:
         raise ValueError(f"{where} is empty.")
     names, columns, attrs = _PARSERS[fmt](data, where)
     if not columns or not len(columns[0]):
-        raise ValueError(f"{where} has no rows.")
+        raise ValueError(f"{where} has no {'rows' if names or fmt != 'jsonl' else 'fields'}.")
     table = pd.DataFrame({name: typed_column(values) for name, values in zip(names, columns)})
     table.attrs.update(attrs, format=fmt)
     return table
@@ -306,7 +306,7 @@ def encode_table(table: pd.DataFrame, fmt: str, *, where: str = "output") -> byt
     names = [str(name) for name in table.columns]
     if len(set(names)) != len(names):
         raise ValueError(f"{where}: the table has duplicated column names.")
-    columns = [table.iloc[:, j].tolist() for j in range(table.shape[1])]
+    columns = [_column_values(table.iloc[:, j]) for j in range(table.shape[1])]
     if fmt == "jsonl":
         return _encode_jsonl(names, columns, len(table), where)
     if fmt == "csv":
@@ -314,6 +314,14 @@ def encode_table(table: pd.DataFrame, fmt: str, *, where: str = "output") -> byt
     if fmt == "parquet":
         return _encode_parquet(names, columns, table.attrs.get("parquet_types", {}), where)
     raise ValueError(f"{where}: unknown table format {fmt!r}.")
+
+
+def _column_values(column: pd.Series) -> list:
+    """The column's values as Python objects; a pandas string column's missing values are None."""
+    values = column.tolist()
+    if isinstance(column.dtype, pd.StringDtype):
+        return [None if is_missing(v) else v for v in values]
+    return values
 
 
 def _json_value(value):
@@ -361,15 +369,25 @@ def csv_cell(value) -> str:
     return str(value)
 
 
+def _quote(cell: str) -> str:
+    # csv.writer with "\n" line endings leaves a carriage return unquoted, which every reader then
+    # takes for a line break; quote any cell holding a separator, a quote or a line break.
+    if any(c in cell for c in ',"\r\n'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _csv_line(cells: list[str]) -> str:
+    if cells == [""]:
+        return '""\n'  # a lone empty cell would be a blank line, which readers skip
+    return ",".join(_quote(cell) for cell in cells) + "\n"
+
+
 def _encode_csv(names, columns, n_rows, where) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(names)
     cells = [[csv_cell(v) for v in values] for values in columns]
-    for i in range(n_rows):
-        writer.writerow([column[i] for column in cells])
+    lines = [_csv_line(names)] + [_csv_line([column[i] for column in cells]) for i in range(n_rows)]
     try:
-        return buffer.getvalue().encode("utf-8")
+        return "".join(lines).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{where}: some text is not valid Unicode (a lone surrogate), which a UTF-8 CSV "
                          "file cannot hold; write .jsonl instead.") from None
