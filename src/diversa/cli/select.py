@@ -155,13 +155,15 @@ def _embeddings(table, args, embedder, progress, task):
 
 
 def _check_texts(table, args) -> None:
+    from diversa.datasets.files import is_missing
+
     if args.embedding_field:
         return
     texts = _column(table, args.text_field, "--text-field")
     for row, text in enumerate(texts.tolist(), start=1):
         if not isinstance(text, str):
             raise ValueError(f"--text-field {args.text_field!r} must hold text in every row; row {row} holds "
-                             f"{'nothing' if text is None else type(text).__name__}")
+                             f"{'nothing' if is_missing(text) else 'a value of type ' + type(text).__name__}")
 
 
 def _selector(method, args, n_quality):

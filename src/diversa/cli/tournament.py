@@ -52,12 +52,12 @@ def read_scores(path) -> tuple:
 
     Model names are the first column's values as written ("NA", "null" and
     "007" are names like any other); an empty or missing name is an error, and
-    so is a score that is not a number. A missing score is NaN, which the
-    tournament refuses naming the model and the benchmark.
+    so is a score that is missing, not a number, or not finite.
     """
     import numpy as np
+    import pandas as pd
 
-    from diversa.datasets.files import csv_cell, describe, is_missing, read_table
+    from diversa.datasets.files import csv_cell, describe, read_table
 
     where = describe(path, "SCORES")
     table = read_table(path, argument="SCORES")
@@ -78,16 +78,17 @@ def read_scores(path) -> tuple:
     scores = np.full((len(models), len(benchmarks)), np.nan)
     for k, name in enumerate(table.columns[1:]):
         for i, value in enumerate(table[name].tolist()):
-            if is_missing(value):
-                continue  # NaN: the tournament names the model and benchmark without a score
+            cell = f"score of model {models[i]!r} on benchmark {benchmarks[k]!r}"
+            if value is None or value is pd.NA:
+                raise ValueError(f"{where}: the {cell} is missing; CSD needs every model scored on every benchmark.")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{where}: score of model {models[i]!r} on benchmark {benchmarks[k]!r} is not a "
-                                 f"number: {value!r}.")
+                raise ValueError(f"{where}: the {cell} is not a number: {value!r}.")
             try:
                 scores[i, k] = float(value)
             except OverflowError:
-                raise ValueError(f"{where}: score of model {models[i]!r} on benchmark {benchmarks[k]!r} is too "
-                                 "large for a float.") from None
+                raise ValueError(f"{where}: the {cell} is too large for a float.") from None
+            if not np.isfinite(scores[i, k]):
+                raise ValueError(f"{where}: the {cell} is {scores[i, k]}, not a finite number.")
     return scores, models, benchmarks
 
 
