@@ -115,6 +115,6 @@ def test_perfectly_separated_sets_report_full_tpr(shifted_files, tmp_path):
 def test_a_min_df_that_empties_the_vocabulary_is_refused(shifted_files, tmp_path):
     # It reported "AUC 0.500, no shift" when nothing was measured.
     out = tmp_path / "audit.json"
-    with pytest.raises(UserError, match="--min-df 1000: no word occurs in enough documents"):
+    with pytest.raises(UserError, match="--min-df 1000: no word .* occurs in enough documents"):
         audit.run(parse([str(shifted_files[0]), str(shifted_files[1]), "--min-df", "1000", "--json", str(out)]))
     assert not out.exists()

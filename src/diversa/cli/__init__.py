@@ -58,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``diversa`` command; returns the exit status."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+    with warnings.catch_warnings(record=True) as caught:  # the filters in force still apply
         try:
             status = _dispatch(argv)
         except UserError as exc:
@@ -81,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"diversa: internal error: {type(exc).__name__}: {_one_line(exc)} "
                   "(set DIVERSA_DEBUG=1 for the traceback)", file=sys.stderr)
             return INTERNAL_ERROR
-    for warning in caught:
-        print(f"diversa: warning: {_one_line(warning.message)}", file=sys.stderr)
+    for message in dict.fromkeys(_one_line(w.message) for w in caught):
+        print(f"diversa: warning: {message}", file=sys.stderr)
     return status
 
 

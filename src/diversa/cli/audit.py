@@ -97,8 +97,9 @@ def run(args) -> int:
                            f"{args.bootstrap} bootstrap resamples, {args.permutations} permutations)..."):
             detector.fit(members, nonmembers)
     except EmptyVocabularyError:
-        raise UserError(f"--min-df {args.min_df:g}: no word occurs in enough documents, so the bag of words is "
-                        "empty and the sets cannot be audited; lower --min-df") from None
+        raise UserError(f"--min-df {args.min_df:g}: no word (of two or more letters) occurs in enough documents, so "
+                        "the bag of words is empty and the sets cannot be audited; lower --min-df or check that the "
+                        "documents hold words") from None
     report = detector.report()
     json_to_stdout = args.json == "-"
     stream = sys.stderr if json_to_stdout else sys.stdout

@@ -76,10 +76,11 @@ def is_stdio(path) -> bool:
     return isinstance(path, str) and path == STDIO
 
 
-def describe(path, argument: str) -> str:
-    """How error messages name a file: ``DATA 'x.csv'`` or ``DATA (stdin)``."""
+def describe(path, argument: str, *, output: bool = False) -> str:
+    """How error messages name a file: ``DATA 'x.csv'``, ``DATA (standard input)`` or
+    ``--out (standard output)``."""
     if is_stdio(path):
-        return f"{argument} (standard input/output)"
+        return f"{argument} (standard {'output' if output else 'input'})"
     return f"{argument} {str(path)!r}"
 
 
@@ -426,7 +427,7 @@ def _arrow_array(values, arrow_type, name, where):
 def write_table(table: pd.DataFrame, path, *, argument: str = "out", fmt: str | None = None) -> Path | None:
     """Write ``table`` atomically in the format of ``path``'s extension (``"-"``: standard output
     in ``fmt``, by default the format the table was read in)."""
-    where = describe(path, argument)
+    where = describe(path, argument, output=True)
     if is_stdio(path):
         write_stdout(encode_table(table, fmt or table.attrs.get("format", "jsonl"), where=where))
         return None
@@ -470,15 +471,17 @@ class StagedWrites:
         staged: list[tuple[Path, Path]] = []
         try:
             for path, data, argument in self._files:
-                created += _make_folders(path.parent, describe(path, argument))
+                where = describe(path, argument, output=True)
+                created += _make_folders(path.parent, where)
                 temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
                 staged.append((temp, path))
-                _write_new_file(temp, data, describe(path, argument))
+                _write_new_file(temp, data, where)
             for (temp, path), (_, _, argument) in zip(staged, self._files):
                 try:
                     os.replace(temp, path)
                 except OSError as exc:
-                    raise OSError(f"{describe(path, argument)} cannot be written: {exc.strerror or exc}.") from None
+                    raise OSError(f"{describe(path, argument, output=True)} cannot be written: "
+                                  f"{exc.strerror or exc}.") from None
         except BaseException:
             for temp, _ in staged:
                 if os.path.lexists(temp):

@@ -300,9 +300,10 @@ class BagOfWordsShiftDetector(BaseEstimator):
             # No word survives min_df (empty texts, or min_df above the number of documents): an AUC
             # of 0.5 would read as "no shift" when nothing was measured, so refuse instead.
             raise EmptyVocabularyError(
-                f"no word occurs in at least min_df={self.min_df!r} of the {len(train_texts)} training "
-                "documents of a fold, so the bag of words is empty and nothing can be audited; lower "
-                "min_df or check that the documents hold text.") from None
+                f"no word (of two or more letters, CountVectorizer's tokens) occurs in at least "
+                f"min_df={self.min_df!r} of the {len(train_texts)} training documents of a fold, so the bag of "
+                "words is empty and nothing can be audited; lower min_df or check that the documents hold "
+                "words.") from None
         X_test = vectorizer.transform([texts[i] for i in test])
         model = self._make_classifier(seed).fit(X_train, labels[train])
         words = vectorizer.get_feature_names_out()
