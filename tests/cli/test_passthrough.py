@@ -43,7 +43,7 @@ def canonical(row: dict) -> str:
     return json.dumps(row, sort_keys=True, ensure_ascii=False)
 
 
-def run_in(folder: Path, argv) -> int:
+def run(argv) -> int:
     return main([str(a) for a in argv])
 
 
@@ -57,7 +57,7 @@ def test_select_writes_the_selected_jsonl_rows_unchanged(rows, data):
         (folder / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         argv = ["select", folder / "in.jsonl", "--budget", budget, "--method", "random", "--embedder", "hash",
                 "--out", folder / "out.jsonl"]
-        assert run_in(folder, argv) == 0
+        assert run(argv) == 0
         out = [json.loads(line) for line in (folder / "out.jsonl").read_text(encoding="utf-8").splitlines()]
         assert len(out) == budget and len({canonical(r) for r in out}) == budget
         assert {canonical(r) for r in out} <= {canonical(r) for r in rows}
@@ -81,7 +81,7 @@ def test_select_writes_the_selected_csv_cells_verbatim(cells, data):
         (folder / "in.csv").write_text(buffer.getvalue(), encoding="utf-8", newline="")
         argv = ["select", folder / "in.csv", "--budget", budget, "--method", "random", "--embedder", "hash",
                 "--out", folder / "out.csv"]
-        assert run_in(folder, argv) == 0
+        assert run(argv) == 0
         out = list(csv.reader(io.StringIO((folder / "out.csv").read_text(encoding="utf-8"), newline="")))
         assert out[0] == ["id", "text", "a", "b"] and len(out) == budget + 1
         assert all(row in rows for row in out[1:])
@@ -111,7 +111,7 @@ def test_resample_keeps_the_input_rows_verbatim(rows, method):
         (folder / "in.jsonl").write_text("\n".join(lines) + "\n")
         argv = ["resample", folder / "in.jsonl", "--target", "label", "--method", method, "--k-neighbors", "1",
                 "--out", folder / "out.jsonl"]
-        assert run_in(folder, argv) == 0
+        assert run(argv) == 0
         out = (folder / "out.jsonl").read_text().splitlines()
         counts = {label: sum(r["label"] == label for r in map(json.loads, out)) for label in ("rare", "common")}
         if method == "under":

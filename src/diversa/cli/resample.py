@@ -214,7 +214,7 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from diversa.datasets.files import describe, read_table, table_format, write_table
+    from diversa.datasets.files import describe, read_table, write_table
 
     _check_options(args)
     inputs = [("INPUT", args.input)]
@@ -237,8 +237,7 @@ def run(args) -> int:
     if not isinstance(X_res, pd.DataFrame):
         X_res = pd.DataFrame(X_res, columns=X.columns)
     resampled = merge_back(table, args.target, X, y, X_res, list(y_res), back)
-    write_table(resampled, args.out, argument="--out",
-                fmt=table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out"))
+    write_table(resampled, args.out, argument="--out")  # '-': in the format the input was read in
     before = table[args.target].value_counts(sort=False)
     after = resampled[args.target].value_counts(sort=False)
     counts_text = ", ".join(f"{label}: {before.get(label, 0)} -> {after[label]}" for label in after.index)

@@ -449,11 +449,8 @@ def write_stdout(data: bytes | str) -> None:
 
 class StagedWrites:
     """Files written together: each is encoded first, then all go to temporary files beside their
-    targets and are renamed into place; if anything fails, nothing new is left behind.
-
-    >>> writes = StagedWrites()
-    >>> writes.add("out.jsonl", b"{}\\n", argument="--out")   # doctest: +SKIP
-    >>> writes.commit()                                      # doctest: +SKIP
+    targets and are renamed into place; if anything fails, nothing new is left behind (the
+    temporary files and any folder created for them are removed).
     """
 
     def __init__(self):
