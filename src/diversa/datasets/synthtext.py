@@ -404,7 +404,9 @@ class HashEmbedder:
         n_comp = min(128, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
         self.svd_ = None
         if n_comp >= 1:
-            with threadpool_limits(1):
+            # Identical texts have zero variance: only the SVD's explained-variance ratio (unused
+            # here) divides by it, so its warning says nothing about the embeddings.
+            with threadpool_limits(1), np.errstate(invalid="ignore", divide="ignore"):
                 self.svd_ = TruncatedSVD(n_comp, random_state=0).fit(tfidf)
         return self
 
