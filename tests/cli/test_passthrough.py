@@ -82,7 +82,8 @@ def test_select_writes_the_selected_csv_cells_verbatim(cells, data):
         argv = ["select", folder / "in.csv", "--budget", budget, "--method", "random", "--embedder", "hash",
                 "--out", folder / "out.csv"]
         assert run(argv) == 0
-        out = list(csv.reader(io.StringIO((folder / "out.csv").read_text(encoding="utf-8"), newline="")))
+        with open(folder / "out.csv", encoding="utf-8", newline="") as handle:  # keep a "\r" inside a cell
+            out = list(csv.reader(handle))
         assert out[0] == ["id", "text", "a", "b"] and len(out) == budget + 1
         assert all(row in rows for row in out[1:])
 
