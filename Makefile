@@ -23,7 +23,7 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/diversa reproduce --quick --out report
+	$(BIN)/diversa reproduce --quick --out report --overwrite
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

@@ -101,3 +101,20 @@ def test_bad_options(shifted_files, option):
 def test_bad_argument_is_a_user_error():
     with pytest.raises(UserError, match="invalid int value"):
         parse(["a.txt", "b.txt", "--folds", "many"])
+
+
+def test_perfectly_separated_sets_report_full_tpr(shifted_files, tmp_path):
+    # "AUC 1.000 ... TPR@FPR 10% 0.000": the closest-FPR rule read off the ROC point (0, 0).
+    out = tmp_path / "audit.json"
+    assert audit.run(parse([str(shifted_files[0]), str(shifted_files[1]), "--bootstrap", "0",
+                            "--json", str(out)])) == 0
+    report = json.loads(out.read_text())
+    assert report["auc"] == 1.0 and report["tpr_at_fpr"]["0.1"] == 1.0
+
+
+def test_a_min_df_that_empties_the_vocabulary_is_refused(shifted_files, tmp_path):
+    # It reported "AUC 0.500, no shift" when nothing was measured.
+    out = tmp_path / "audit.json"
+    with pytest.raises(UserError, match="--min-df 1000: no word .* occurs in enough documents"):
+        audit.run(parse([str(shifted_files[0]), str(shifted_files[1]), "--min-df", "1000", "--json", str(out)]))
+    assert not out.exists()

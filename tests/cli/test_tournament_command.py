@@ -73,8 +73,8 @@ def write(tmp_path, text, name="bad.csv"):
     ("model,a,b\nx,0.5,high\ny,0.2,0.1\n", "score of model 'x' on benchmark 'b' is not a number: 'high'"),
     ("model,a,b\nx,0.5,\ny,0.2,0.1\n", "model 'x' on benchmark 'b'"),
     ("model,a,b\nx,0.5,0.1\n", "at least 2"),
-    ("model,a,b\nx,0.5,0.1\nx,0.2,0.1\n", "duplicated model names: x"),
-    ("", "has no rows"),
+    ("model,a,b\nx,0.5,0.1\nx,0.2,0.1\n", "duplicated model names: 'x'"),
+    ("", "is empty"),
     ("model,a,b\n", "has no rows"),
     ("model\nx\ny\n", "at least one benchmark column"),
 ])
@@ -103,3 +103,51 @@ def test_through_main_exit_codes_and_one_line_error(scores_csv, tmp_path, capsys
     assert diversa.cli.main(["tournament", str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("diversa: error:") and "Traceback" not in err
+
+
+def test_na_and_null_are_model_names_not_missing_values(tmp_path, capsys):
+    # pandas read "NA" and "null" as NaN: the two models collided as "duplicated model names: nan".
+    path = write(tmp_path, "model,a,b\nNA,0.9,0.8\nnull,0.5,0.4\n007,0.1,0.2\n")
+    assert run([str(path), "--sims", "300", "--out", str(tmp_path / "out")]) == 0
+    payload = json.loads((tmp_path / "out" / "tournament.json").read_text())
+    assert payload["models"] == ["NA", "null", "007"] and payload["csd"]["ranking"][0] == "NA"
+
+
+def test_an_empty_model_name_is_refused(tmp_path):
+    # It became the model "nan".
+    with pytest.raises(ValueError, match="the model in row 2 has no name"):
+        run([str(write(tmp_path, "model,a\nx,0.5\n,0.3\n")), "--sims", "100"])
+
+
+@pytest.mark.parametrize("argv", [["--elimination", "100"], ["--elimination", "5"], ["--schedules", "0,1,5"]])
+def test_elimination_beyond_the_models_is_refused(scores_csv, argv):
+    # 6 models: at most 4 can go after a round. --elimination 100 was accepted silently.
+    with pytest.raises(UserError, match="at most 4 can be eliminated"):
+        run([str(scores_csv), "--sims", "100", *argv])
+    assert run([str(scores_csv), "--sims", "100", "--elimination", "4", "--schedules", "0,4"]) == 0
+
+
+def test_the_default_schedules_fit_a_small_table(tmp_path, capsys):
+    assert run([str(write(tmp_path, "model,a\nx,0.5\ny,0.3\n")), "--sims", "100"]) == 0
+    assert "E (T=0)" in capsys.readouterr().out
+
+
+def test_the_ranking_says_tied_rank_probabilities_are_split(scores_csv, capsys):
+    assert run([str(scores_csv), "--sims", "200"]) == 0
+    assert "ties split" in capsys.readouterr().out
+
+
+def test_out_is_checked_before_the_simulations(scores_csv, tmp_path, monkeypatch):
+    from diversa.evaluate import tournament as library
+
+    def never(*args, **kwargs):
+        raise AssertionError("the tournament ran before --out was checked")
+
+    monkeypatch.setattr(library.SwissCSD, "fit", never)
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        run([str(scores_csv), "--out", str(tmp_path / "taken")])
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "tournament.json").write_text("{}")
+    with pytest.raises(UserError, match="exists; pass --overwrite"):
+        run([str(scores_csv), "--out", str(tmp_path / "done")])

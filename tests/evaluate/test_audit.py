@@ -13,6 +13,7 @@ from sklearn.model_selection import StratifiedKFold
 from diversa.datasets.timestamped_text import TemporalTextWorld
 from diversa.evaluate.audit import (
     BagOfWordsShiftDetector,
+    EmptyVocabularyError,
     excess_over_placebo,
     mia_auc,
     mia_scores,
@@ -21,6 +22,7 @@ from diversa.evaluate.audit import (
     rdd_jump,
     rdd_split,
     separability_auc,
+    tpr_at_fpr,
 )
 
 
@@ -112,9 +114,22 @@ def test_deterministic_and_logistic_finds_shift(shifted):
     assert separability_auc(*shifted, classifier="logistic") > 0.9
 
 
-def test_empty_texts_fall_back_to_the_prior():
-    detector = BagOfWordsShiftDetector(n_estimators=5, n_bootstrap=0).fit([""] * 10, [""] * 10)
-    assert detector.auc_ == 0.5 and not detector.shift_detected_ and detector.top_features_ == []
+def test_empty_vocabulary_is_refused_rather_than_reported_as_no_shift():
+    # An empty bag of words used to give every document the prior: "AUC 0.500, no shift".
+    with pytest.raises(EmptyVocabularyError, match="min_df"):
+        BagOfWordsShiftDetector(n_estimators=5, n_bootstrap=0).fit([""] * 10, [""] * 10)
+    with pytest.raises(ValueError, match="min_df=1000"):
+        BagOfWordsShiftDetector(min_df=1000, n_estimators=5, n_bootstrap=0).fit(["aa bb"] * 10, ["cc dd"] * 10)
+
+
+def test_tpr_at_fpr_is_the_largest_tpr_within_the_fpr_budget():
+    # Perfectly separated scores: every member is found before any false positive. The closest-FPR
+    # rule picked the ROC point (0, 0) and reported TPR 0 beside an AUC of 1.
+    assert tpr_at_fpr([0, 0, 0, 1, 1, 1], [.1, .2, .3, .7, .8, .9], 0.1) == 1.0
+    # FPR steps of 1/3: a 0.3 budget admits only FPR 0, where one member of three is found;
+    # the closest point (FPR 1/3, TPR 2/3) would exceed the budget.
+    assert tpr_at_fpr([0, 0, 0, 1, 1, 1], [.1, .5, .8, .7, .9, .4], 0.3) == pytest.approx(1 / 3)
+    assert tpr_at_fpr([0, 0, 0, 1, 1, 1], [.1, .5, .8, .7, .9, .4], 0.34) == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("min_df", [0, 0.0, 1.5, -1, "0.1"])
@@ -130,7 +145,8 @@ def test_boolean_min_df_is_a_type_error():
 
 @pytest.mark.parametrize("min_df", [1, 2, 1.0, 0.5])
 def test_good_min_df(min_df):
-    BagOfWordsShiftDetector(min_df=min_df, n_estimators=5, n_bootstrap=0).fit(["aa bb"] * 5, ["cc dd"] * 5)
+    # "the" is in every document, so even min_df=1.0 (all documents) keeps a word.
+    BagOfWordsShiftDetector(min_df=min_df, n_estimators=5, n_bootstrap=0).fit(["the aa bb"] * 5, ["the cc dd"] * 5)
 
 
 def test_too_few_documents_and_bad_types():
@@ -154,8 +170,8 @@ def test_mia_auc_matches_sklearn_and_bootstraps():
     scores = rng.normal(labels * 0.8, 1.0)
     result = mia_auc(scores, labels, n_bootstrap=100, random_state=1)
     assert result.auc == roc_auc_score(labels, scores)
-    fpr, tpr, _ = roc_curve(labels, scores)
-    assert result.tpr_at_fpr[0.1] == tpr[np.argmin(np.abs(fpr - 0.1))]
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    assert result.tpr_at_fpr[0.1] == tpr[fpr <= 0.1].max()
     low, high = result.auc_ci
     assert low < result.auc < high and result.auc_std > 0 and result.n_bootstrap == 100
     assert mia_auc(scores, labels, n_bootstrap=100, random_state=1) == result

@@ -117,3 +117,33 @@ def test_wide_table_with_id_column(tmp_path):
     assert list(read_outcomes([path], models=["m2", "m0"]).columns) == ["m2", "m0"]
     with pytest.raises(ValueError, match="not found"):
         read_outcomes([path], models=["m9"])
+
+
+def test_scores_near_the_float64_limit_are_summarised_exactly():
+    # The mean of 1e308 scores printed as inf, its interval as [nan, nan].
+    result = compare_outcomes({"a": [1e308] * 10, "b": [1e308] * 5 + [5e307] * 5}, kind="scores")
+    a, b = result.models
+    assert (a.mean, a.low, a.high) == (1e308, 1e308, 1e308)
+    assert b.mean == pytest.approx(7.5e307, rel=1e-12) and np.isfinite([b.low, b.high]).all()
+    assert result.pairs[0].mean_diff == pytest.approx(2.5e307, rel=1e-12)
+
+
+def test_a_result_beyond_float64_is_refused_not_printed_as_inf():
+    with pytest.raises(ValueError, match="exceeds the float64 range"):
+        compare_outcomes({"a": [1.7e308] * 6, "b": [-1.7e308] * 6}, kind="scores")
+
+
+def test_a_yes_no_column_is_an_error_not_silently_dropped(tmp_path):
+    # The column vanished and the error said "at least 2 models, got 1".
+    path = tmp_path / "outcomes.csv"
+    path.write_text("id,a,b\n" + "".join(f"{i},{i % 2},{'yes' if i % 3 else 'no'}\n" for i in range(12)))
+    with pytest.raises(ValueError, match="model column 'b': row 1 holds 'no', not a number"):
+        read_outcomes([path])
+    assert list(read_outcomes([path], models=["a"]).columns) == ["a"]
+
+
+def test_true_false_outcomes_count_as_one_and_zero(tmp_path):
+    path = tmp_path / "outcomes.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "a": i % 2 == 0, "b": i % 3 == 0}) + "\n" for i in range(12)))
+    table = read_outcomes([path])
+    assert table["a"].tolist() == [1.0, 0.0] * 6

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from diversa.cli.errors import UserError
+from diversa.cli.outputs import add_overwrite, check_inputs, check_output_file, json_text
 
 
 def add_parser(commands) -> None:
@@ -20,42 +21,41 @@ def add_parser(commands) -> None:
                     "document sets: plain text with one document per line (blank lines skipped), or "
                     ".jsonl/.csv/.parquet with a text field. An AUC well above 0.5 means the sets differ "
                     "without any model, so membership-inference results on them are confounded.")
-    p.add_argument("members", metavar="MEMBERS", help="documents believed to be in the training data")
+    p.add_argument("members", metavar="MEMBERS",
+                   help="documents believed to be in the training data ('-': plain text on standard input)")
     p.add_argument("nonmembers", metavar="NONMEMBERS", help="documents believed not to be")
-    p.add_argument("--text-field", default="text", help="text field of .jsonl/.csv/.parquet inputs (default: text)")
-    p.add_argument("--folds", type=int, default=5, help="stratified folds (default 5, the paper's)")
+    p.add_argument("--text-field", default="text", help="text field of .jsonl/.csv/.parquet inputs")
+    p.add_argument("--folds", type=int, default=5, help="stratified folds (the paper's 5)")
     p.add_argument("--seed", type=int, default=42, help="seed of the folds, the forest and the bootstrap")
     p.add_argument("--classifier", default="random_forest", choices=["random_forest", "logistic"],
                    help="random_forest (the paper's depth-2 forest) or logistic (finds more shift)")
     p.add_argument("--min-df", type=float, default=0.05,
-                   help="minimum document frequency: a fraction in (0, 1) or a count >= 1 (default 0.05)")
+                   help="minimum document frequency: a fraction in (0, 1) or a count >= 1")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the AUC interval")
     p.add_argument("--permutations", type=int, default=0, help="label permutations for a p-value (default 0)")
     p.add_argument("--top", type=int, default=20, help="discriminative words to show")
-    p.add_argument("--json", default=None, metavar="OUT.json", help="also write the audit as JSON")
+    p.add_argument("--json", default=None, metavar="OUT.json",
+                   help="also write the audit as JSON ('-' for standard output; the tables then go to stderr)")
+    add_overwrite(p)
     p.set_defaults(handler=run)
 
 
 def read_documents(path: str, text_field: str, argument: str) -> list[str]:
-    """Documents of a text file (one per non-blank line) or of a table's ``text_field`` column."""
-    file = Path(path)
-    if file.suffix.lower() in (".jsonl", ".csv", ".parquet"):
-        from diversa.datasets.files import read_table
+    """Documents of a text file (one per non-blank line; ``-`` is standard input) or of a table's
+    ``text_field`` column."""
+    from diversa.datasets.files import FORMATS, decode_text, describe, is_stdio, read_bytes, read_table
 
-        table = read_table(file, argument=argument)
+    if not is_stdio(path) and Path(path).suffix.lower() in FORMATS:
+        table = read_table(path, argument=argument)
         if text_field not in table.columns:
             raise ValueError(f"{argument} {path!r} has no field {text_field!r} (fields: "
                              f"{', '.join(map(str, table.columns))}); choose one with --text-field.")
-        column = table[text_field]
-        if not all(isinstance(v, str) for v in column):
-            raise ValueError(f"{argument} {path!r}: field {text_field!r} must hold text in every row.")
-        return list(column)
-    if not file.is_file():
-        raise FileNotFoundError(f"{argument} {path!r} does not exist.")
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{argument} {path!r} is not UTF-8 text.") from exc
+        for row, value in enumerate(table[text_field].tolist(), start=1):
+            if not isinstance(value, str):
+                raise ValueError(f"{argument} {path!r}: field {text_field!r} must hold text in every row; "
+                                 f"row {row} does not.")
+        return table[text_field].tolist()
+    lines = decode_text(read_bytes(path, argument=argument), describe(path, argument)).splitlines()
     return [line for line in lines if line.strip()]
 
 
@@ -72,14 +72,16 @@ def _check_options(args) -> float | int:
 
 
 def run(args) -> int:
-    import json
-
     from rich.console import Console
     from rich.table import Table
 
-    from diversa.evaluate.audit import BagOfWordsShiftDetector
+    from diversa.datasets.files import atomic_write_text, write_stdout
+    from diversa.evaluate.audit import BagOfWordsShiftDetector, EmptyVocabularyError
 
     min_df = _check_options(args)
+    inputs = [("MEMBERS", args.members), ("NONMEMBERS", args.nonmembers)]
+    check_inputs(inputs)
+    check_output_file(args.json, argument="--json", inputs=inputs, overwrite=args.overwrite)
     members = read_documents(args.members, args.text_field, "MEMBERS")
     nonmembers = read_documents(args.nonmembers, args.text_field, "NONMEMBERS")
     for name, docs in (("MEMBERS", members), ("NONMEMBERS", nonmembers)):
@@ -88,10 +90,20 @@ def run(args) -> int:
                              f"{args.folds} per set.")
     detector = BagOfWordsShiftDetector(
         min_df=min_df, n_splits=args.folds, classifier=args.classifier, n_bootstrap=args.bootstrap,
-        n_permutations=args.permutations, n_top_features=args.top, random_state=args.seed,
-    ).fit(members, nonmembers)
+        n_permutations=args.permutations, n_top_features=args.top, random_state=args.seed)
+    status = Console(stderr=True)
+    try:
+        with status.status(f"auditing {len(members)} + {len(nonmembers)} documents ({args.folds} folds, "
+                           f"{args.bootstrap} bootstrap resamples, {args.permutations} permutations)..."):
+            detector.fit(members, nonmembers)
+    except EmptyVocabularyError:
+        raise UserError(f"--min-df {args.min_df:g}: no word (of two or more letters) occurs in enough documents, so "
+                        "the bag of words is empty and the sets cannot be audited; lower --min-df or check that the "
+                        "documents hold words") from None
     report = detector.report()
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    json_to_stdout = args.json == "-"
+    stream = sys.stderr if json_to_stdout else sys.stdout
+    console = Console(file=stream, width=None if stream.isatty() else 120)
     summary = Table(title=f"bag-of-words audit: {len(members)} members vs {len(nonmembers)} non-members, "
                           f"{args.folds}-fold {args.classifier}")
     for column in ("AUC", "95% CI", "TPR@FPR 10%", "TPR@FPR 1%", "shift", "p (permutation)"):
@@ -113,8 +125,9 @@ def run(args) -> int:
         console.print(words)
     console.print(report["reading"])
     if args.json:
-        from diversa.datasets.files import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps({"members": args.members, "nonmembers": args.nonmembers,
-                                                 **report}, indent=2))
+        text = json_text({"members": args.members, "nonmembers": args.nonmembers, **report})
+        if json_to_stdout:
+            write_stdout(text)
+        else:
+            atomic_write_text(args.json, text)
     return 0

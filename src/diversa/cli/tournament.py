@@ -11,6 +11,14 @@ from __future__ import annotations
 import sys
 
 from diversa.cli.errors import UserError
+from diversa.cli.outputs import add_overwrite, check_inputs, check_output_folder, json_text
+
+#: Files ``--out`` receives.
+OUT_FILES = ("tournament.json", "rank_probabilities.png")
+#: Models that stay in play however many are eliminated (SwissCSD's ``min_active``).
+MIN_ACTIVE = 2
+#: Elimination counts of the failure-sensitivity analysis unless --schedules names others.
+DEFAULT_SCHEDULES = (0, 1, 2)
 
 
 def add_parser(commands) -> None:
@@ -20,50 +28,73 @@ def add_parser(commands) -> None:
                     "table (CSV, JSONL or Parquet): one row per model, the first column the model names, "
                     "then one column of scores (higher is better) per benchmark, in the order the rounds "
                     "are played (foundational first).")
-    p.add_argument("scores", metavar="SCORES", help="score table: model names, then one column per benchmark")
-    p.add_argument("--sims", type=int, default=100_000, help="simulated tournaments (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("scores", metavar="SCORES",
+                   help="score table: model names, then one column per benchmark ('-' for standard input)")
+    p.add_argument("--sims", type=int, default=100_000, help="simulated tournaments")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers over chunks of simulations")
     p.add_argument("--pairing", default="within_group", choices=["within_group", "float"],
                    help="within_group: odd groups give a bye (default); float: classic Swiss")
     p.add_argument("--tie", default="coin", choices=["coin", "half", "none"], help="how a tied match is settled")
     p.add_argument("--elimination", type=int, default=0, metavar="T",
-                   help="models eliminated after each round in the main ranking (default 0)")
-    p.add_argument("--schedules", default="0,1,2", metavar="T,T,...",
-                   help="elimination counts of the failure-sensitivity analysis (default 0,1,2)")
+                   help="models eliminated after each round in the main ranking (at most the number of models - 2)")
+    p.add_argument("--schedules", default=None, metavar="T,T,...",
+                   help="elimination counts of the failure-sensitivity analysis (default: 0,1,2, without the "
+                        "counts above the number of models - 2)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write tournament.json and a rank-probability heat map there")
+    add_overwrite(p)
     p.set_defaults(handler=run)
 
 
 def read_scores(path) -> tuple:
-    """(scores (M, K) float array, model names, benchmark names) from a score table, or a ValueError."""
+    """(scores (M, K) float array, model names, benchmark names) from a score table, or a ValueError.
+
+    Model names are the first column's values as written ("NA", "null" and
+    "007" are names like any other); an empty or missing name is an error, and
+    so is a score that is missing, not a number, or not finite.
+    """
     import numpy as np
     import pandas as pd
 
-    from diversa.datasets.files import read_table
+    from diversa.datasets.files import csv_cell, describe, read_table
 
+    where = describe(path, "SCORES")
     table = read_table(path, argument="SCORES")
     if table.shape[1] < 2:
-        raise ValueError(f"SCORES {str(path)!r} needs a model-name column and at least one benchmark column.")
-    models = [str(name).strip() for name in table.iloc[:, 0]]
+        raise ValueError(f"{where} needs a model-name column and at least one benchmark column.")
+    models = []
+    for row, name in enumerate(table.iloc[:, 0].tolist(), start=1):
+        text = csv_cell(name).strip()  # the name as written: "NaN" and "007" are names too
+        if not text:
+            raise ValueError(f"{where}: the model in row {row} has no name.")
+        models.append(text)
     duplicated = sorted({name for name in models if models.count(name) > 1})
     if duplicated:
-        raise ValueError(f"SCORES {str(path)!r}: duplicated model names: {', '.join(duplicated)}.")
+        raise ValueError(f"{where}: duplicated model names: {', '.join(map(repr, duplicated))}.")
     if len(models) < 2:
-        raise ValueError(f"SCORES {str(path)!r} has {len(models)} model; a tournament needs at least 2.")
+        raise ValueError(f"{where} has {len(models)} model; a tournament needs at least 2.")
     benchmarks = [str(name) for name in table.columns[1:]]
-    values = table.iloc[:, 1:]
-    numeric = values.apply(pd.to_numeric, errors="coerce")
-    not_numbers = numeric.isna().to_numpy() & values.notna().to_numpy()
-    if not_numbers.any():
-        i, k = np.argwhere(not_numbers)[0]
-        raise ValueError(f"SCORES {str(path)!r}: score of model {models[i]!r} on benchmark {benchmarks[k]!r} "
-                         f"is not a number: {values.iat[i, k]!r}.")
-    return numeric.to_numpy(dtype=float), models, benchmarks
+    scores = np.full((len(models), len(benchmarks)), np.nan)
+    for k, name in enumerate(table.columns[1:]):
+        for i, value in enumerate(table[name].tolist()):
+            cell = f"score of model {models[i]!r} on benchmark {benchmarks[k]!r}"
+            if value is None or value is pd.NA:
+                raise ValueError(f"{where}: the {cell} is missing; CSD needs every model scored on every benchmark.")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: the {cell} is not a number: {value!r}.")
+            try:
+                scores[i, k] = float(value)
+            except OverflowError:
+                raise ValueError(f"{where}: the {cell} is too large for a float.") from None
+            if not np.isfinite(scores[i, k]):
+                raise ValueError(f"{where}: the {cell} is {scores[i, k]}, not a finite number.")
+    return scores, models, benchmarks
 
 
-def _schedules(text: str) -> tuple[int, ...]:
+def _schedules(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
     try:
         schedules = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
@@ -83,6 +114,16 @@ def _check_args(args) -> tuple[int, ...]:
     return _schedules(args.schedules)
 
 
+def check_elimination(args, schedules, n_models: int) -> None:
+    """Refuse elimination counts that could not happen even once: at most ``n_models - 2`` models
+    can be eliminated after a round, since two always stay in play."""
+    most = n_models - MIN_ACTIVE
+    for option, t in [("--elimination", args.elimination)] + [("--schedules", t) for t in schedules]:
+        if t > most:
+            raise UserError(f"{option} {t}: with {n_models} models at most {most} can be eliminated after a "
+                            f"round ({MIN_ACTIVE} always stay in play)")
+
+
 def run(args) -> int:
     from rich.console import Console
 
@@ -90,11 +131,18 @@ def run(args) -> int:
     from diversa.evaluate.tournament import SwissCSD, failure_sensitivity
 
     schedules = _check_args(args)
+    inputs = [("SCORES", args.scores)]
+    check_inputs(inputs)
+    if args.out is not None:
+        check_output_folder(args.out, argument="--out", files=OUT_FILES, inputs=inputs, overwrite=args.overwrite)
     scores, models, benchmarks = read_scores(args.scores)
+    if schedules is None:
+        schedules = tuple(t for t in DEFAULT_SCHEDULES if t <= len(models) - MIN_ACTIVE)
+    check_elimination(args, schedules, len(models))
     options = {"n_sims": args.sims, "pairing": args.pairing, "tie": args.tie, "n_jobs": args.jobs,
-               "random_state": args.seed}
+               "random_state": args.seed, "min_active": MIN_ACTIVE}
     console = Console(width=None if sys.stdout.isatty() else 120)
-    with console.status("simulating tournaments..."):
+    with Console(stderr=True).status("simulating tournaments..."):
         csd = SwissCSD(elimination=args.elimination, **options).fit(
             scores, model_names=models, benchmark_names=benchmarks)
         sensitivity = failure_sensitivity(scores, schedules=schedules, model_names=models, **options)
@@ -116,8 +164,8 @@ def _print_ranking(console, csd) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="CSD ranking by Expected Win Score")
-    for column in ("rank", "model", "E[S]", "MC SE", "P(rank 1)", "E[rank]"):
+    table = Table(title="CSD ranking by Expected Win Score (a tie for a rank splits its probability equally)")
+    for column in ("rank", "model", "E[S]", "MC SE", "P(rank 1, ties split)", "E[rank]"):
         table.add_column(escape(column), justify="left" if column == "model" else "right")
     for position, m in enumerate(csd.ranking_, start=1):
         table.add_row(str(position), escape(csd.model_names_[m]), f"{csd.expected_win_score_[m]:.3f}",
@@ -170,18 +218,10 @@ def _print_static(console, csd, static) -> None:
     console.print(f"Kendall tau with the CSD ranking: {taus}")
 
 
-def _jsonable(array):
-    import numpy as np
-
-    return [None if isinstance(v, float) and not np.isfinite(v) else v for v in np.asarray(array).tolist()] \
-        if np.ndim(array) == 1 else [_jsonable(row) for row in array]
-
-
 def _write_outputs(args, csd, sensitivity, static) -> None:
-    import json
     from pathlib import Path
 
-    from diversa.datasets.files import atomic_write_text
+    from diversa.datasets.files import StagedWrites
 
     out = Path(args.out)
     payload = {
@@ -189,25 +229,27 @@ def _write_outputs(args, csd, sensitivity, static) -> None:
         "models": csd.model_names_, "benchmark_order": csd.benchmark_names_,
         "settings": {"n_sims": args.sims, "seed": args.seed, "pairing": args.pairing, "tie": args.tie,
                      "elimination": args.elimination},
-        "csd": {"expected_win_score": _jsonable(csd.expected_win_score_), "mc_se": _jsonable(csd.mc_se_),
-                "score_std": _jsonable(csd.score_std_), "win_prob": _jsonable(csd.win_prob_),
-                "expected_rank": _jsonable(csd.expected_rank_), "rank_probs": _jsonable(csd.rank_probs_),
+        "csd": {"expected_win_score": csd.expected_win_score_, "mc_se": csd.mc_se_,
+                "score_std": csd.score_std_, "win_prob": csd.win_prob_,
+                "expected_rank": csd.expected_rank_, "rank_probs": csd.rank_probs_,
+                "rank_probs_ties": "a tie for a rank splits its probability equally among the tied models",
                 "ranking": [csd.model_names_[m] for m in csd.ranking_],
                 "mean_matches": csd.mean_matches_},
         "failure_sensitivity": {"schedules": list(sensitivity.schedules),
-                                "expected": _jsonable(sensitivity.expected), "mc_se": _jsonable(sensitivity.mc_se),
-                                "retention": _jsonable(sensitivity.retention), "drop": _jsonable(sensitivity.drop),
-                                "rank": _jsonable(sensitivity.rank), "labels": sensitivity.labels()},
-        "static": {name: _jsonable(value) for name, value in static._asdict().items()},
+                                "expected": sensitivity.expected, "mc_se": sensitivity.mc_se,
+                                "retention": sensitivity.retention, "drop": sensitivity.drop,
+                                "rank": sensitivity.rank, "labels": sensitivity.labels()},
+        "static": static._asdict(),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    plot_rank_probabilities(csd, out / "rank_probabilities.png")
-    atomic_write_text(out / "tournament.json", json.dumps(payload, indent=2))
+    writes = StagedWrites()
+    writes.add(out / "rank_probabilities.png", rank_probabilities_png(csd), argument="--out")
+    writes.add(out / "tournament.json", json_text(payload), argument="--out")
+    writes.commit()
 
 
-def plot_rank_probabilities(csd, path) -> None:
-    """Heat map of P(model finishes at rank r), models ordered by Expected Win Score."""
-    import os
+def rank_probabilities_png(csd) -> bytes:
+    """PNG heat map of P(model finishes at rank r), models ordered by Expected Win Score."""
+    import io
 
     import matplotlib
 
@@ -229,9 +271,9 @@ def plot_rank_probabilities(csd, path) -> None:
                     ax.text(r, i, f"{probs[i, r]:.2f}", ha="center", va="center", fontsize=6,
                             color="black" if probs[i, r] > 0.6 else "white")
     fig.colorbar(image, ax=ax, fraction=0.04, label="probability")
-    ax.set_title("CSD rank probabilities (model, E[S])", fontsize=9)
+    ax.set_title("CSD rank probabilities (model, E[S]); ties split equally", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    return buffer.getvalue()

@@ -368,6 +368,60 @@ def hash_embed(text_list) -> np.ndarray:
     return normalize(out).astype(np.float32)
 
 
+class HashEmbedder:
+    """The hashing embedder of :func:`hash_embed`, fitted once and then applied to any texts.
+
+    :func:`hash_embed` fits its TF-IDF and SVD on the texts it embeds, so two
+    calls embed in two unrelated spaces. ``fit`` learns the IDF weights and the
+    SVD once, on the texts (or a seeded sample of at most ``max_fit_texts`` of
+    them); ``transform`` then maps texts of any later chunk into that one space,
+    float32 (n, 128), L2-normalised. The same text always gets the same vector.
+    """
+
+    def __init__(self, max_fit_texts: int = 20_000, random_state=0):
+        self.max_fit_texts = max_fit_texts
+        self.random_state = random_state
+
+    @staticmethod
+    def _counts(texts):
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        return HashingVectorizer(n_features=4096, alternate_sign=False, ngram_range=(1, 1), norm=None,
+                                 token_pattern=r"\S+").transform(list(texts))
+
+    def fit(self, texts) -> HashEmbedder:
+        """Learn the IDF weights and the SVD from ``texts`` (a sequence of str)."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfTransformer
+        from threadpoolctl import threadpool_limits
+
+        texts = list(texts)
+        if len(texts) > self.max_fit_texts:
+            keep = np.random.default_rng(self.random_state).choice(len(texts), self.max_fit_texts, replace=False)
+            texts = [texts[i] for i in np.sort(keep)]
+        self.tfidf_ = TfidfTransformer().fit(self._counts(texts))
+        tfidf = self.tfidf_.transform(self._counts(texts))
+        n_comp = min(128, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
+        self.svd_ = None
+        if n_comp >= 1:
+            # Identical texts have zero variance: only the SVD's explained-variance ratio (unused
+            # here) divides by it, so its warning says nothing about the embeddings.
+            with threadpool_limits(1), np.errstate(invalid="ignore", divide="ignore"):
+                self.svd_ = TruncatedSVD(n_comp, random_state=0).fit(tfidf)
+        return self
+
+    def transform(self, texts) -> np.ndarray:
+        """Embeddings of ``texts`` in the fitted space: float32 (n, 128)."""
+        from sklearn.preprocessing import normalize
+
+        texts = list(texts)
+        out = np.zeros((len(texts), 128), dtype=np.float32)
+        if self.svd_ is not None:
+            reduced = self.svd_.transform(self.tfidf_.transform(self._counts(texts)))
+            out[:, :reduced.shape[1]] = reduced
+        return normalize(out).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def _minilm_model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

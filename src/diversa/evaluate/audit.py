@@ -44,7 +44,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 
 __all__ = [
-    "BagOfWordsShiftDetector", "MIAResult", "RDDJump", "check_texts", "excess_over_placebo", "mia_auc",
+    "BagOfWordsShiftDetector", "EmptyVocabularyError", "MIAResult", "RDDJump", "check_texts", "excess_over_placebo", "mia_auc",
     "mia_scores", "placebo_cutoffs", "rdd_bandwidth_curve", "rdd_jump", "rdd_split", "separability_auc",
     "tpr_at_fpr",
 ]
@@ -98,13 +98,17 @@ def _check_scores_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tpr_at_fpr(labels, scores, target: float) -> float:
-    """TPR at the ROC point whose FPR is closest to ``target`` (the official rule).
+    """The largest TPR of any ROC point whose FPR is at most ``target``.
 
-    Uses scikit-learn's ``roc_curve`` with its default ``drop_intermediate``,
-    as the official code does, then ``tpr[argmin |fpr - target|]``.
+    This is what "TPR at FPR ``target``" promises: the detection rate reachable
+    without exceeding the false-positive budget. The official code reads off
+    the point whose FPR is *closest* to the target (``argmin |fpr - target|``),
+    which can overshoot the budget and, on perfectly separated scores, picks the
+    point (0, 0) and reports a TPR of 0 next to an AUC of 1; we do not follow it
+    there. ``labels`` and ``scores`` have shape (n,); ``target`` lies in [0, 1].
     """
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return float(tpr[np.argmin(np.abs(fpr - target))])
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    return float(tpr[fpr <= target].max())
 
 
 def _bootstrap_aucs(scores: np.ndarray, labels: np.ndarray, draws: np.ndarray) -> np.ndarray:
@@ -144,6 +148,8 @@ def mia_auc(scores, labels, n_bootstrap: int = 1000, fpr_targets: Sequence[float
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}.")
     targets = tuple(float(t) for t in fpr_targets)
+    if not all(0 <= t <= 1 for t in targets):
+        raise ValueError(f"fpr_targets must lie in [0, 1], got {list(fpr_targets)}.")
     auc = float(roc_auc_score(labels, scores))
     tprs = {t: tpr_at_fpr(labels, scores, t) for t in targets}
     if n_bootstrap == 0:
@@ -178,6 +184,10 @@ def check_texts(name: str, texts) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"{name}[{i}] must be a str, got {type(text).__name__}.")
     return texts
+
+
+class EmptyVocabularyError(ValueError):
+    """No word is frequent enough (``min_df``) in a fold's training documents to build a bag of words."""
 
 
 def _check_min_df(min_df):
@@ -287,9 +297,13 @@ class BagOfWordsShiftDetector(BaseEstimator):
         try:
             X_train = vectorizer.fit_transform(train_texts)
         except ValueError:
-            # No word survives min_df (e.g. empty or one-word texts): nothing separates the sets,
-            # so every test document gets the training prior.
-            return np.full(test.size, labels[train].mean()), set(), {}
+            # No word survives min_df (empty texts, or min_df above the number of documents): an AUC
+            # of 0.5 would read as "no shift" when nothing was measured, so refuse instead.
+            raise EmptyVocabularyError(
+                f"no word (of two or more letters, CountVectorizer's tokens) occurs in at least "
+                f"min_df={self.min_df!r} of the {len(train_texts)} training documents of a fold, so the bag of "
+                "words is empty and nothing can be audited; lower min_df or check that the documents hold "
+                "words.") from None
         X_test = vectorizer.transform([texts[i] for i in test])
         model = self._make_classifier(seed).fit(X_train, labels[train])
         words = vectorizer.get_feature_names_out()
@@ -315,8 +329,9 @@ class BagOfWordsShiftDetector(BaseEstimator):
     def fit(self, texts_a, texts_b):
         """Run the cross-validated audit of ``texts_a`` (members) against ``texts_b`` (non-members).
 
-        Raises TypeError for non-str items and ValueError when a set has
-        fewer than max(2, K) documents.
+        Raises TypeError for non-str items, ValueError when a set has fewer
+        than max(2, K) documents, and :class:`EmptyVocabularyError` (a
+        ValueError) when no word passes ``min_df`` in some fold.
         """
         self._check_params()
         texts_a, texts_b = check_texts("texts_a", texts_a), check_texts("texts_b", texts_b)

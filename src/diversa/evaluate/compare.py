@@ -18,6 +18,7 @@ one 0/1 correctness or real-valued score per model, matched by item id.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -27,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from diversa.datasets.files import read_table
+from diversa.datasets.files import numbers, read_table
 from diversa.evaluate.holdout import normal_approx_ci
 from diversa.evaluate.multiple_testing import holm
 from diversa.evaluate.paired import bootstrap_mean_ci, wilcoxon_signed_rank
@@ -150,6 +151,11 @@ def compare_outcomes(outcomes, *, kind: str = "auto", confidence: float = 0.95,
     :class:`PairComparison` per pair of models (in column order), and the
     Cochran's Q omnibus test for 0/1 outcomes of three or more models.
 
+    Scores too large to sum in float64 (up to ~1.8e308) are scaled by a
+    power of two, which is exact, and the results scaled back; a result that
+    itself exceeds float64 (a difference of two scores near the limit) raises
+    a ValueError rather than print ``inf`` or ``nan``.
+
     Examples
     --------
     >>> result = compare_outcomes({"a": [1, 1, 1, 0, 1, 1], "b": [0, 1, 0, 0, 1, 0]})
@@ -159,21 +165,52 @@ def compare_outcomes(outcomes, *, kind: str = "auto", confidence: float = 0.95,
     table = _outcome_matrix(outcomes)
     values = table.to_numpy()
     kind = _resolve_kind(values, kind)
+    exponent = _scale_exponent(values) if kind == "scores" else 0
+    values = np.ldexp(values, -exponent)
     names = [str(c) for c in table.columns]
     models = [_summary(n, values[:, j], kind, confidence, random_state) for j, n in enumerate(names)]
+    models = [m._replace(mean=_unscale(m.mean, exponent), low=_unscale(m.low, exponent),
+                         high=_unscale(m.high, exponent)) for m in models]
     raw = []
     for i, j in combinations(range(len(names)), 2):
         diff = bootstrap_mean_ci(values[:, i] - values[:, j], confidence=confidence,
                                  n_resamples=n_resamples, random_state=random_state)
         test, statistic, pvalue = _paired_test(values[:, i], values[:, j], kind)
-        raw.append((names[i], names[j], diff.mean, diff.low, diff.high, test, statistic, pvalue))
+        raw.append((names[i], names[j], _unscale(diff.mean, exponent), _unscale(diff.low, exponent),
+                    _unscale(diff.high, exponent), test, statistic, pvalue))
     adjusted = holm([r[-1] for r in raw]).pvalues if len(raw) > 1 else [raw[0][-1]]
     pairs = [PairComparison(*r, pvalue_holm=float(p)) for r, p in zip(raw, adjusted)]
     omnibus = None
     if kind == "binary" and len(names) > 2:
         q = cochrans_q(np.ones(len(values)), *values.T)
         omnibus = {"test": "cochrans-q", "statistic": q.statistic, "pvalue": q.pvalue, "df": q.df}
+    _check_finite_results(models, pairs)
     return Comparison(kind, len(values), models, pairs, omnibus, confidence)
+
+
+def _scale_exponent(values: np.ndarray) -> int:
+    """e such that max|values| / 2**e <= 1 when the scores are large enough to overflow a sum, else 0.
+
+    Scaling by a power of two changes only the exponent, so it loses nothing.
+    """
+    largest = float(np.max(np.abs(values)))
+    return math.ceil(math.log2(largest)) if largest >= 2.0**500 else 0
+
+
+def _unscale(value: float, exponent: int) -> float:
+    with np.errstate(over="ignore"):  # a result beyond float64 becomes inf, refused below
+        return float(np.ldexp(value, exponent))
+
+
+def _check_finite_results(models, pairs) -> None:
+    for m in models:
+        if not np.isfinite([m.mean, m.low, m.high]).all():
+            raise ValueError(f"the mean of model {m.model!r} or its interval is not a finite float64 number; "
+                             "rescale the scores.")
+    for p in pairs:
+        if not np.isfinite([p.mean_diff, p.ci_low, p.ci_high]).all():
+            raise ValueError(f"the difference {p.model_a!r} - {p.model_b!r} exceeds the float64 range "
+                             "(about 1.8e308); rescale the scores.")
 
 
 def _check_unique_ids(ids: pd.Series, source: str) -> None:
@@ -199,7 +236,7 @@ def _metric_column(table: pd.DataFrame, metric: str | None, source: str, id_fiel
         if metric not in table.columns:
             raise ValueError(f"{source}: --metric field {metric!r} is not a column ({', '.join(map(str, table.columns))}).")
         return metric
-    numeric = [c for c in table.columns if c != id_field and pd.api.types.is_numeric_dtype(table[c])]
+    numeric = [c for c in table.columns if c != id_field and _holds_numbers(table[c])]
     if len(numeric) != 1:
         raise ValueError(f"{source}: cannot tell which field is the metric ({', '.join(map(str, numeric)) or 'none numeric'}); "
                          "name it with --metric.")
@@ -211,10 +248,16 @@ def read_outcomes(paths: Sequence[str | Path], *, id_field: str | None = None,
     """Read per-item outcomes into an (items x models) table matched by item id.
 
     One path: a wide CSV/JSONL/Parquet table with an id column and one column
-    per model (``models`` picks some; default every numeric column).
+    per model (``models`` picks some; default every other column, each of
+    which must then hold numbers: a column of text is an error, never
+    silently dropped).
     Several paths: one per model, each a per-sample file such as
     lm-evaluation-harness writes (JSON Lines with ``doc_id`` and a metric
     field such as ``acc``); a model is named after its file.
+
+    Outcomes must be numbers (``true``/``false`` count as 1/0); text, missing
+    values and anything else raise a ``ValueError`` naming the file, the
+    column and the row.
 
     Raises ``ValueError`` for duplicate ids, ids present in some files but not
     others, and missing fields.
@@ -225,12 +268,12 @@ def read_outcomes(paths: Sequence[str | Path], *, id_field: str | None = None,
         table = read_table(paths[0], argument="outcomes")
         key = _pick_id_field(table, id_field, str(paths[0]))
         _check_unique_ids(table[key], str(paths[0]))
-        columns = list(models) if models else [c for c in table.columns
-                                               if c != key and pd.api.types.is_numeric_dtype(table[c])]
+        columns = list(models) if models else [c for c in table.columns if c != key]
         missing = [m for m in columns if m not in table.columns]
         if missing:
             raise ValueError(f"{paths[0]}: model column(s) {missing} not found.")
-        return table.set_index(key)[columns]
+        return pd.DataFrame({str(c): _outcomes(table[c], f"{paths[0]}: model column {str(c)!r}")
+                             for c in columns}, index=pd.Index(table[key].tolist(), name=key))
     per_model = {}
     for path in paths:
         table = read_table(path, argument="outcomes")
@@ -239,8 +282,22 @@ def read_outcomes(paths: Sequence[str | Path], *, id_field: str | None = None,
         name = Path(path).stem
         if name in per_model:
             raise ValueError(f"two outcome files are both named {name!r}; rename one.")
-        per_model[name] = table.set_index(key)[_metric_column(table, metric, str(path), key)]
+        column = _metric_column(table, metric, str(path), key)
+        per_model[name] = pd.Series(_outcomes(table[column], f"{path}: --metric field {column!r}"),
+                                    index=pd.Index(table[key].tolist(), name=key))
     return _align(per_model)
+
+
+def _holds_numbers(column: pd.Series) -> bool:
+    return all(isinstance(v, (int, float, np.integer, np.floating, np.bool_)) for v in column.tolist())
+
+
+def _outcomes(column: pd.Series, what: str) -> np.ndarray:
+    values = numbers(column, what=what, allow_bool=True)
+    if not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values))[0]) + 1
+        raise ValueError(f"{what}: row {row} is {values[row - 1]}, not a finite number.")
+    return values
 
 
 def _align(per_model: dict[str, pd.Series]) -> pd.DataFrame:
