@@ -77,6 +77,7 @@ def skewed_csv(tmp_path):
     ("smote-nc", [], {0: 500, 1: 500}),                          # default: balanced, like imbalanced-learn's 'auto'
     ("smote-nc", ["--percentage", "200"], {0: 500, 1: 300}),     # the paper's N = 200% of the minority
     ("under", [], {0: 100, 1: 100}),
+    ("under", ["--under-percentage", "50"], {0: 200, 1: 100}),   # the paper's u: minority = 50% of the kept majority
 ])
 def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, extra, counts, capsys):
     import pandas as pd
@@ -91,8 +92,33 @@ def test_resample_writes_the_rebalanced_table(skewed_csv, tmp_path, method, extr
     assert "written to" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("method", ["adasyn", "borderline-smote", "random-over", "smote-tomek", "tomek-links",
+                                    "near-miss", "enn"])
+def test_every_imbalanced_learn_sampler_runs_from_the_command_line(tmp_path, method, capsys):
+    import pandas as pd
+
+    from diversa.cli.resample import METHODS, UNDER_SAMPLERS
+    from diversa.data.resample import SAMPLERS
+    from diversa.datasets import make_imbalanced
+
+    assert set(METHODS) == set(SAMPLERS)
+    X, y = make_imbalanced(400, 5, imbalance_ratio=4, random_state=1)
+    path = tmp_path / "numeric.csv"
+    pd.DataFrame(X, columns=list("abcde")).assign(label=y).to_csv(path, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["resample", str(path), "--target", "label", "--method", method, "--out", str(out)]) == 0
+    before, after = pd.Series(y).value_counts(), pd.read_csv(out)["label"].value_counts()
+    if method in UNDER_SAMPLERS:
+        assert after[0] < before[0] and after[1] == before[1]   # majority rows removed, minority kept
+    else:
+        assert after[1] > before[1]                              # minority rows added
+    assert "written to" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--target", "nope"], "--target 'nope'"),
+    (["--target", "label", "--method", "adasyn"], "numeric features"),
+    (["--target", "label", "--method", "near-miss", "--percentage", "200"], "paper's amounts"),
     (["--target", "label", "--method", "smote"], "SMOTENC"),
     (["--target", "label", "--method", "smote-nc", "--k-neighbors", "200"], "k_neighbors"),
 ])

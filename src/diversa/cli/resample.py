@@ -16,7 +16,16 @@ import sys
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_inputs, check_output_file
 
-METHODS = ("smote", "smote-nc", "smote-n", "under", "smote-under")
+#: The SMOTE paper's samplers first, then the rest of imbalanced-learn's family: the names of
+#: :data:`diversa.data.resample.SAMPLERS` (spelled out here so the parser does not import it).
+PAPER_METHODS = ("smote", "smote-nc", "smote-n", "under", "smote-under")
+METHODS = (*PAPER_METHODS, "random-over", "adasyn", "borderline-smote", "svm-smote", "kmeans-smote",
+           "tomek-links", "enn", "repeated-enn", "all-knn", "condensed-nn", "one-sided-selection",
+           "neighbourhood-cleaning", "near-miss", "cluster-centroids", "instance-hardness", "smote-tomek",
+           "smote-enn")
+#: Methods that only remove rows: their output is never larger than the input.
+UNDER_SAMPLERS = ("under", "tomek-links", "enn", "repeated-enn", "all-knn", "condensed-nn", "one-sided-selection",
+                  "neighbourhood-cleaning", "near-miss", "cluster-centroids", "instance-hardness")
 #: Copies of the output a resampling holds at once (the sampler's arrays, the table, the
 #: Python values being written); the estimate of memory use is rows x columns x 8 bytes x this.
 WORKING_COPIES = 8
@@ -31,14 +40,16 @@ def add_parser(commands) -> None:
                     "for the SMOTE paper's N percent of the least frequent class instead.")
     p.add_argument("input", metavar="INPUT", help="input table (.csv, .jsonl or .parquet; '-' for standard input)")
     p.add_argument("--target", required=True, help="name of the class column")
-    p.add_argument("--method", default="smote", choices=METHODS,
+    p.add_argument("--method", default="smote", choices=METHODS, metavar="METHOD",
                    help="smote (numeric features), smote-nc (numeric and nominal), smote-n (nominal), "
-                        "under (random under-sampling), smote-under (the paper's combination)")
+                        "under (random under-sampling), smote-under (the paper's combination), or any other "
+                        "imbalanced-learn sampler: " + ", ".join(METHODS[len(PAPER_METHODS):]))
     p.add_argument("--percentage", type=float, default=None,
                    help="the paper's amount of SMOTE N, in percent of the least frequent class (default: balance "
                         "every class, as imbalanced-learn's 'auto'; smote-under: 200)")
-    p.add_argument("--under-percentage", type=float, default=100.0,
-                   help="under and smote-under: minority size as a percentage of the kept majority (the paper's u)")
+    p.add_argument("--under-percentage", type=float, default=None,
+                   help="under and smote-under: minority size as a percentage of the kept majority, the paper's u "
+                        "(default: under balances the classes as imbalanced-learn's 'auto'; smote-under: 100)")
     p.add_argument("--k-neighbors", type=int, default=5, help="nearest minority neighbours to interpolate between")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
     p.add_argument("--out", required=True,
@@ -81,7 +92,7 @@ def available_memory() -> int | None:
 def planned_rows(method: str, percentage, counts: list[int]) -> int:
     """An upper bound on the rows the resampling writes, from the class sizes alone."""
     n = sum(counts)
-    if method == "under":
+    if method in UNDER_SAMPLERS:
         return n
     if percentage is None and method != "smote-under":
         return len(counts) * max(counts)  # 'auto': every class up to the majority's size
@@ -152,7 +163,7 @@ def _sampler_input(table, target: str, all_nominal: bool):
 
 
 def _sampler(args, nominal):
-    from diversa.data.resample import SMOTE, SMOTEN, SMOTENC, RandomUnderSampler, SMOTEUnder
+    from diversa.data.resample import SAMPLERS, SMOTE, SMOTEN, SMOTENC, RandomUnderSampler, SMOTEUnder
 
     amount = {"sampling_strategy": "auto"} if args.percentage is None else {"percentage": args.percentage}
     common = dict(k_neighbors=args.k_neighbors, random_state=args.seed)
@@ -163,9 +174,29 @@ def _sampler(args, nominal):
     if args.method == "smote-n":
         return SMOTEN(**amount, **common)
     if args.method == "under":
+        if args.under_percentage is None:
+            return RandomUnderSampler(sampling_strategy="auto", random_state=args.seed)
         return RandomUnderSampler(percentage=args.under_percentage, random_state=args.seed)
-    return SMOTEUnder(smote_percentage=200.0 if args.percentage is None else args.percentage,
-                      under_percentage=args.under_percentage, **common)
+    if args.method == "smote-under":
+        return SMOTEUnder(smote_percentage=200.0 if args.percentage is None else args.percentage,
+                          under_percentage=100.0 if args.under_percentage is None else args.under_percentage,
+                          **common)
+    return _family_sampler(SAMPLERS[args.method], args, nominal)
+
+
+def _family_sampler(cls, args, nominal):
+    """One of imbalanced-learn's own samplers with the options its constructor takes."""
+    import inspect
+
+    if args.percentage is not None or args.under_percentage is not None:
+        raise UserError(f"--percentage and --under-percentage are the SMOTE paper's amounts; --method "
+                        f"{args.method} balances the classes as imbalanced-learn does")
+    if nominal:
+        raise UserError(f"--method {args.method} needs numeric features, but {', '.join(map(repr, nominal))} "
+                        "are not numbers; use smote-nc or smote-n")
+    accepted = inspect.signature(cls).parameters
+    options = {"random_state": args.seed, "k_neighbors": args.k_neighbors, "n_neighbors": args.k_neighbors}
+    return cls(**{name: value for name, value in options.items() if name in accepted})
 
 
 def merge_back(table, target, X, y, X_res, y_res, back):
