@@ -69,6 +69,8 @@ def _check_cardinality(k) -> int:
 def _check_votes(L, cardinality: int, abstain: bool = True, name: str = "L") -> np.ndarray:
     """Integer votes in {0..k-1} (and -1 when ``abstain``), as an int64 array (n, m)."""
     L = check_array(L, dtype=None, ensure_min_samples=1, input_name=name)
+    if L.dtype == bool:
+        L = L.astype(np.int64)
     if not np.issubdtype(L.dtype, np.number) or np.issubdtype(L.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold numeric votes, got dtype {L.dtype}.")
     low = -1 if abstain else 0
