@@ -63,6 +63,17 @@ def test_equivalences(data):
     np.testing.assert_allclose(dup.family_proba(X[te]), one.family_proba(X[te]), atol=1e-12)
 
 
+def test_fit_leaves_the_global_torch_rng_alone_and_is_reproducible(data):
+    X, y, va, _te, fams, _tr = data
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = TwoTierEnsemble(fams, random_state=7).fit(X[va], y[va])
+    assert torch.equal(torch.get_rng_state(), state)     # fit used to reseed torch globally
+    again = TwoTierEnsemble(fams, random_state=7).fit(X[va], y[va])
+    np.testing.assert_array_equal(first.weights_, again.weights_)
+    np.testing.assert_array_equal(first.loss_curve_, again.loss_curve_)
+
+
 def test_torch_head_and_members():
     torch.manual_seed(0)
     head = TwoTierWeightedAverage([2, 1])

@@ -90,6 +90,36 @@ def test_hash_embedding_and_quality_signals_separate_junk(pool):
     assert (q.dedup <= 0).all() and q.dedup[truth.is_dup].mean() < q.dedup[~truth.is_dup].mean()
 
 
+@pytest.mark.parametrize("n, seed", [(600, 3), (1500, 1)])
+def test_every_quality_signal_ranks_clean_above_junk(n, seed):
+    # edu used to be the share of all cue words, which junk (drawn uniformly from a vocabulary
+    # that is ~65% cue words) maximised: clean-vs-junk AUC 0.12.
+    from sklearn.metrics import roc_auc_score
+
+    docs = st.make_multidomain_text(n, seed=seed)
+    q = st.quality_signals(docs, st.embed(st.texts(docs)), seed=seed)
+    clean = ~st.ground_truth(docs).is_junk.to_numpy()
+    auc = {c: roc_auc_score(clean, q[c]) for c in st.QUALITY_COLUMNS}
+    for column in ("fluency", "clf_clean", "edu", "uniq", "purity_est", "label_margin"):
+        assert auc[column] > 0.55, (column, auc)
+    assert auc["edu"] > 0.75 and q.edu[clean].mean() > q.edu[~clean].mean() + 0.1
+    # junk shares the clean length distribution and duplication rate: these two are junk-neutral
+    for column in ("length", "dedup"):
+        assert abs(auc[column] - 0.5) < 0.1, (column, auc)
+
+
+def test_quality_signals_use_one_hash_space_when_minilm_falls_back(monkeypatch):
+    # Without the MiniLM package embed() falls back to the hashing embedder, refitted per call;
+    # the clean/junk classifier must then be fitted in the pool's own space (AUC was ~0.55).
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.delenv("DIVERSA_EMBEDDER")
+    monkeypatch.setattr(st.importlib.util, "find_spec", lambda name: None)
+    docs = st.make_multidomain_text(600, seed=3)
+    q = st.quality_signals(docs, st.hash_embed(st.texts(docs)), seed=3)
+    assert roc_auc_score(~st.ground_truth(docs).is_junk.to_numpy(), q.clf_clean) > 0.85
+
+
 def test_bundled_embeddings_match_the_default_texts():
     from diversa.datasets.synthtext import (
         _bundled_embedding,

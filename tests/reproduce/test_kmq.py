@@ -9,7 +9,6 @@ def test_trial_returns_every_check_with_sane_values(one_thread, monkeypatch):
     monkeypatch.setattr(kmq, "N_POOL", 900)
     monkeypatch.setattr(kmq, "BUDGET", 120)
     monkeypatch.setattr(kmq, "K", 12)
-    monkeypatch.setattr(kmq, "EPOCHS", 3)
     result = kmq.run_trial(0, quick=True)
     assert set(result.pairs) == {c.name for c in kmq.REPRODUCTION.checks}
     for baseline, method in result.pairs.values():

@@ -1,6 +1,12 @@
 """Complete scikit-learn estimators.
 
-``rules`` (FOLD-SE and FOLD-R++ rule learners) and ``multitask`` (robust
-multi-task gradient boosting); novel class discovery, long-tailed experts and
-fair models join them later. Each follows scikit-learn's estimator contract.
+``rules`` (FOLD-SE and FOLD-R++ rule learners), ``multitask`` (robust
+multi-task gradient boosting) and :class:`DiverseEnsembleClassifier` (a deep
+ensemble trained on the diversity-weighted objective of Abe et al.,
+arXiv:2302.00704); novel class discovery, long-tailed experts and fair models
+join them later. Each follows scikit-learn's estimator contract.
 """
+
+from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier
+
+__all__ = ["DiverseEnsembleClassifier"]

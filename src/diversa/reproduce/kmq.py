@@ -27,56 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
+from diversa.reproduce.testbeds.text_classifier import macro_accuracy, train_tiny_classifier
 
 N_POOL = 3000
 BUDGET = 300
 K = 30
-EPOCHS = 10
-
-
-def train_tiny_classifier(ids, y, *, seed: int, epochs: int = EPOCHS, sample_weight=None):
-    """The spec's TinyTextClassifier trained with Adam (lr 3e-3, batch 64) for ``epochs`` epochs;
-    returns a function token ids -> class probabilities (n, 3)."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(seed)
-
-    class Tiny(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = nn.Embedding(189, 32, padding_idx=0)
-            self.head = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 3))
-
-        def forward(self, x):
-            mask = (x != 0).unsqueeze(-1).float()
-            pooled = (self.emb(x) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return self.head(pooled)
-
-    model = Tiny()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    X = torch.as_tensor(np.asarray(ids), dtype=torch.long)
-    Y = torch.as_tensor(np.asarray(y), dtype=torch.long)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(X), generator=gen).split(64):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(X[batch]), Y[batch]).backward()
-            opt.step()
-    model.eval()
-
-    def predict_proba(new_ids):
-        with torch.no_grad():
-            return torch.softmax(model(torch.as_tensor(np.asarray(new_ids), dtype=torch.long)), -1).numpy()
-
-    return predict_proba
-
-
-def macro_accuracy(proba, y, domains) -> float:
-    """Mean over domains of the accuracy of ``argmax proba`` against ``y``."""
-    hit = proba.argmax(axis=1) == np.asarray(y)
-    domains = np.asarray(domains)
-    return float(np.mean([hit[domains == d].mean() for d in np.unique(domains)]))
 
 
 def domain_entropy(domains) -> float:

@@ -10,7 +10,7 @@ components, RidgeCV scorers on the embeddings, equal quotas, round-robin fill;
 budget 600 (20%). Arms: Random, Avg-Top (top by the mean of the eight
 standardised raw scores), single-dimension top (``clf_clean``),
 PC-Average-Top, PC1-only top, ODiS (fill) and ODiS (union). Learner: the
-TinyTextClassifier of :mod:`diversa.reproduce.kmq`, 10 epochs; metric: macro
+TinyTextClassifier of :mod:`diversa.reproduce.testbeds.text_classifier`, 10 epochs; metric: macro
 accuracy on a clean balanced test set.
 
 Deviations, stated: hashing embeddings instead of MiniLM (as in the kMQ
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from diversa.reproduce.kmq import domain_entropy, macro_accuracy, train_tiny_classifier
+from diversa.reproduce.kmq import domain_entropy
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
+from diversa.reproduce.testbeds.text_classifier import macro_accuracy, train_tiny_classifier
 
 N_POOL = 3000
 BUDGET = 600

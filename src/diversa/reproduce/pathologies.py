@@ -17,8 +17,8 @@ diversity (gamma = 1) harms ensemble NLL vs gamma = 0 (the paper's pathology; th
 by more than 0.01 nats; (c) the CE decomposition identity holds to 1e-6 and DIV_CE rises with
 gamma at low capacity (Spearman > 0); (d) opportunity cost: a heterogeneous ensemble of small
 members (h = 3, 8, 16, 32, independently trained) has higher NLL than 4 x h = 256 although it is
-more diverse. The trainer is private to this reproduction (the spec's ``DiverseEnsembleClassifier``
-learner is not part of this module).
+more diverse. Ensembles are :class:`~diversa.learners.diverse_ensemble.DiverseEnsembleClassifier`
+(objective :func:`~diversa.nn.losses.ensemble.diversity_regularized_loss`).
 """
 
 from __future__ import annotations
@@ -30,52 +30,24 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from diversa.combine.diversity import ensemble_decomposition
+from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 
 EPOCHS, N_TRAIN, M = 300, 300, 4
 GAMMAS = (-1.0, 0.0, 0.5, 0.9, 1.0)
 
 
-class _Parallel(torch.nn.Module):
-    """M one-hidden-layer MLPs of equal width as batched tensors (nn.Linear-style init)."""
-
-    def __init__(self, n_members: int, d: int, h: int, c: int = 10):
-        super().__init__()
-        a1, a2 = 1 / np.sqrt(d), 1 / np.sqrt(h)
-        self.W1 = torch.nn.Parameter(torch.empty(n_members, d, h).uniform_(-a1, a1))
-        self.b1 = torch.nn.Parameter(torch.empty(n_members, 1, h).uniform_(-a1, a1))
-        self.W2 = torch.nn.Parameter(torch.empty(n_members, h, c).uniform_(-a2, a2))
-        self.b2 = torch.nn.Parameter(torch.empty(n_members, 1, c).uniform_(-a2, a2))
-
-    def forward(self, x):                                      # (n, d) -> logits (M, n, C)
-        hid = torch.relu(torch.matmul(x, self.W1) + self.b1)
-        return torch.bmm(hid, self.W2) + self.b2
-
-
 def train_ensemble(X, y, width: int, n_members: int, gamma: float, seed: int,
-                   epochs: int | None = None) -> _Parallel:
+                   epochs: int | None = None) -> DiverseEnsembleClassifier:
     """Jointly train ``n_members`` MLPs of one width on ``L_gamma`` (full batch)."""
-    torch.manual_seed(seed)
-    Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-    model = _Parallel(n_members, X.shape[1], width)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
-    rows = torch.arange(len(yt))
-    for _ in range(EPOCHS if epochs is None else epochs):
-        logp = torch.log_softmax(model(Xt), -1)                                   # (M, n, C)
-        mean_ce = -logp[:, rows, yt].mean()
-        ens_ce = -(torch.logsumexp(logp, 0) - np.log(n_members))[rows, yt].mean()
-        loss = (1 - gamma) * mean_ce + gamma * ens_ce
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
+    return DiverseEnsembleClassifier(n_members=n_members, hidden=(width,), gamma=gamma,
+                                     epochs=EPOCHS if epochs is None else epochs, lr=1e-2, weight_decay=1e-4,
+                                     random_state=seed).fit(X, y)
 
 
 def member_probs(models, X) -> np.ndarray:
     """Member probabilities (M, n, C) of one or several trained ensembles."""
-    with torch.no_grad():
-        Xt = torch.tensor(X, dtype=torch.float32)
-        return np.concatenate([torch.softmax(m(Xt), -1).double().numpy() for m in models])
+    return np.concatenate([m.member_proba(X) for m in models])
 
 
 def _eval(members, X, y) -> dict:

@@ -20,7 +20,7 @@ sampling and the final models.
 Arms at the same quota: Random, Quality-only (top by the equal-weight merged
 quality rank, no domain control), Criteria Mix (union of the per-criterion
 top sets, trimmed to the quota; diagnostics), QuaDMix-OH and QuaDMix-BMK.
-Final model: the TinyTextClassifier of :mod:`diversa.reproduce.kmq`, trained on
+Final model: the TinyTextClassifier of :mod:`diversa.reproduce.testbeds.text_classifier`, trained on
 the multiset for a fixed 10 epochs.
 
 Deviations, stated: hashing embeddings (quick-mode budget); the quota counts
@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diversa.reproduce.kmq import macro_accuracy, train_tiny_classifier
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
+from diversa.reproduce.testbeds.text_classifier import macro_accuracy, train_tiny_classifier
 
 N_POOL = 3000
 QUOTA = 900

@@ -59,6 +59,27 @@ def test_baselines_and_label_free(data):
     assert selection_accuracy(p.correct, free.select(S)) > 0.8
 
 
+# Three informative binary verifiers among nine barely-better-than-random ones; about 28% of
+# candidates are correct.
+_WEAK_UNBALANCED = tuple([{"kind": "binary", "a": 0.8}] * 3 + [{"kind": "binary", "a": 0.15}] * 9)
+
+
+def test_weaver_never_below_naive_average_with_weak_unbalanced_verifiers():
+    # Regression: the label model used to settle on the label-flipped solution on 5 of these 20
+    # pools and Weaver then selected near-worst candidates (accuracy ~0.03 vs the naive 0.65).
+    for seed in range(20):
+        p = make_candidate_pools(n_queries=200, n_candidates=10, generator="simple",
+                                 p_correct_beta=(1.0, 2.5), random_state=seed)
+        S, _ = simulate_verifiers(p, _WEAK_UNBALANCED, random_state=seed)
+        naive = selection_accuracy(p.correct, NaiveEnsembleAggregator().fit(S).select(S))
+        labelled = WeaverAggregator(mv_as_verifier=False, random_state=seed).fit(S, y=p.correct)
+        free = WeaverAggregator(mv_as_verifier=False, class_balance="estimate", random_state=seed).fit(S)
+        for w in (labelled, free):
+            assert selection_accuracy(p.correct, w.select(S)) >= naive, seed
+        # The mean vote (0.45) or a uniform prior would be 0.15-0.25 off; the MLE is within 0.12.
+        assert abs(free.class_balance_ - p.correct.mean()) < 0.12, seed
+
+
 def test_ragged_pools_and_select_argmax():
     p = make_candidate_pools(n_queries=40, n_candidates=6, generator="simple", random_state=1)
     S, _ = simulate_verifiers(p, random_state=1)

@@ -95,3 +95,18 @@ def test_bad_input_names_the_argument(corpus):
         ODiSSelector(3).fit(X, quality=S).select(601)
     with pytest.raises(ValueError, match="dedup"):
         ODiSSelector(3, dedup="x").fit(X, quality=S)
+
+
+def test_annotated_rows_are_ranked_by_their_true_scores(corpus):
+    # Embeddings that carry no information about the scores: the regressors predict ~0 for
+    # every row, so only the annotations can put the truly best documents on top.
+    _, S, annotated = corpus
+    X = np.random.default_rng(5).normal(size=(S.shape[0], 20))
+    sel = ODiSSelector(1, random_state=0).fit(X, quality=annotated)
+    mask = sel.annotated_
+    assert mask.sum() == int((~np.isnan(annotated).any(axis=1)).sum())
+    true = (sel.scaler_.transform(S[mask]) - sel.pca_.mean_) @ sel.loadings_
+    np.testing.assert_allclose(sel.scores_[mask], true)
+    np.testing.assert_allclose(sel.scores_[~mask], sel.transform(X[~mask]))
+    top = np.flatnonzero(mask)[np.argsort(-true[:, 0], kind="stable")[:20]]
+    assert set(sel.select(20).tolist()) == set(top.tolist())

@@ -108,3 +108,21 @@ def test_bad_input_names_the_argument(pool):
         RandomSelector().fit(X).select(401)
     with pytest.raises(ValueError, match="allocation"):
         StratifiedDomainSelector(allocation="x").fit(X, domains=domains)
+
+
+def test_gumbel_top_k_draws_without_replacement_in_proportion():
+    from diversa.data.select import gumbel_top_k
+
+    w = np.array([0.5, 0.3, 0.15, 0.05])
+    rng = np.random.RandomState(0)
+    draws = np.array([gumbel_top_k(np.log(w), 4, rng) for _ in range(4000)])
+    assert all(len(set(d.tolist())) == 4 for d in draws[:50])
+    # the first draw follows p = w; the second, given the first was 0, follows w[1:] / 0.5
+    np.testing.assert_allclose(np.bincount(draws[:, 0], minlength=4) / 4000, w, atol=0.025)
+    second = draws[draws[:, 0] == 0, 1]
+    np.testing.assert_allclose(np.bincount(second, minlength=4)[1:] / second.size, w[1:] / 0.5, atol=0.04)
+    np.testing.assert_array_equal(gumbel_top_k(np.zeros(10), 3, 7), gumbel_top_k(np.zeros(10), 3, 7))
+    with pytest.raises(ValueError, match="k must"):
+        gumbel_top_k(np.zeros(3), 4)
+    with pytest.raises(ValueError, match="log_weights"):
+        gumbel_top_k(np.zeros((2, 2)), 1)

@@ -123,7 +123,8 @@ class TwoTierEnsemble(ClassifierMixin, BaseEstimator):
     n_steps, lr, weight_decay : full-batch Adam settings of the tier-2 fit.
     init : "uniform" or an array of F positive initial weights.
     loss : "nll" (default) or "official_double_softmax".
-    random_state : int or None (seeds torch; the fit itself is deterministic).
+    random_state : int or None; unused by the deterministic full-batch fit (kept for the
+        scikit-learn signature). ``fit`` neither reads nor changes torch's global random state.
 
     Attributes: ``weights_`` (F,), ``family_names_``, ``classes_``, ``loss_curve_``,
     ``family_val_nll_`` (F,), ``family_val_accuracy_`` (F,).
@@ -215,7 +216,8 @@ class TwoTierEnsemble(ClassifierMixin, BaseEstimator):
         old = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            torch.manual_seed(0 if self.random_state is None else int(self.random_state))
+            # full batch from a fixed initialisation: nothing is random, so torch's global random
+            # state is left alone (it used to be reseeded here, silently, for every caller)
             alpha = nn.Parameter(alpha0.clone())
             opt = torch.optim.Adam([alpha], lr=self.lr, weight_decay=self.weight_decay)
             LP = torch.from_numpy(lp)

@@ -13,8 +13,11 @@ threshold (``threshold="cb"``, the library default: RESOLUTION of the spec, the 
 version of the paper's per-dataset threshold). The official protocol is transductive
 (fit and select on the same rows); ``fit`` and ``score_candidates`` may also be applied to
 different pools (normalisation statistics and thresholds are those of the fit data).
-Options out of scope (continuous label model, tensor-decomposition class balance,
-dependency modelling) are not offered. Without ``answers`` the majority-vote pseudo-verifier
+The official configuration takes the class balance from labels (``class_balance="labels"``);
+``class_balance="estimate"`` runs label-free with the maximum-likelihood class balance of the
+label model's own assumptions (EM, Dawid and Skene 1979) instead of the official
+tensor-decomposition option. Options out of scope (continuous label model, dependency
+modelling) are not offered. Without ``answers`` the majority-vote pseudo-verifier
 (``mv_as_verifier``) is skipped.
 
 Baselines: :class:`NaiveEnsembleAggregator` (mean of normalised, not binarised scores),
@@ -34,7 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from diversa.combine.verifiers.label_model import BinaryLabelModel
+from diversa.combine.verifiers.label_model import BinaryLabelModel, estimate_class_balance
 from diversa.combine.verifiers.normalize import (
     VerifierNormalizer,
     apply_thresholds,
@@ -152,6 +155,19 @@ def _unpad(scores, valid, ragged):
     return [scores[i, valid[i]] for i in range(scores.shape[0])] if ragged else scores
 
 
+def _estimate_class_balance(Sn, valid) -> float:
+    """Label-free P(correct) from votes at each verifier's median.
+
+    Functions of conditionally independent scores stay conditionally independent, so any fixed
+    threshold gives votes the label model's assumptions hold for; the median keeps every vote
+    informative before the class balance (and hence the ``"cb"`` threshold) is known. Degenerate
+    verifiers are dropped by the ``"all"`` rule first.
+    """
+    votes = apply_thresholds(Sn, cb_thresholds(Sn, 0.5))
+    keep = filter_verifiers(votes, "all", valid=valid, fallback_all=True)
+    return float(estimate_class_balance(votes[valid][:, keep], cardinality=2)[1])
+
+
 class _PoolAggregator(BaseEstimator):
     def _fit_normalizer(self, S):
         self.n_verifiers_in_ = S.shape[2]
@@ -183,7 +199,10 @@ class WeaverAggregator(_PoolAggregator):
     threshold : "cb" (class-balance quantile per verifier) or a float in [0, 1].
     filter : "all", "small", "large", "adaptive" or None.
     mv_as_verifier : bool, append the majority-vote pseudo-verifier when ``answers`` are given.
-    class_balance : "labels" (mean of ``y`` given to ``fit``) or a float in (0, 1).
+    class_balance : "labels" (mean of ``y`` given to ``fit``), "estimate" (label-free: the
+        maximum-likelihood prior of the label model's assumptions, from votes at each verifier's
+        median, :func:`~diversa.combine.verifiers.label_model.estimate_class_balance`) or a float
+        in (0, 1).
     tie_break : "first" or "naive" (ties broken by 1e-6 x the mean normalised score).
     label_model_params : dict of :class:`BinaryLabelModel` parameters.
     random_state : int or None.
@@ -213,18 +232,22 @@ class WeaverAggregator(_PoolAggregator):
         self._mv_used = bool(self._mv_extra)
         cb = self.class_balance
         if isinstance(cb, str):
-            if cb != "labels":
-                raise ValueError(f"class_balance must be 'labels' or a float, got {cb!r}.")
-            if y is None:
-                raise ValueError("class_balance='labels' needs y; pass a float class_balance to run label-free.")
-            cb = float(_labels(y, valid)[valid].mean())
+            if cb not in ("labels", "estimate"):
+                raise ValueError(f"class_balance must be 'labels', 'estimate' or a float, got {cb!r}.")
+            if cb == "labels" and y is None:
+                raise ValueError("class_balance='labels' needs y; pass class_balance='estimate' or a float "
+                                 "to run label-free.")
         elif isinstance(cb, bool) or not isinstance(cb, numbers.Real):
-            raise TypeError(f"class_balance must be a float or 'labels', got {type(cb).__name__}.")
-        if not 0 < cb < 1:
+            raise TypeError(f"class_balance must be a float, 'labels' or 'estimate', got {type(cb).__name__}.")
+        elif not 0 < cb < 1:
             raise ValueError(f"class_balance must lie in (0, 1), got {cb}.")
-        self.class_balance_ = float(cb)
         self._fit_normalizer(arr)
         Sn = self._normed(arr, valid)
+        if cb == "labels":
+            cb = float(_labels(y, valid)[valid].mean())
+        elif cb == "estimate":
+            cb = _estimate_class_balance(Sn, valid)
+        self.class_balance_ = float(cb)
         if isinstance(self.threshold, str):
             if self.threshold != "cb":
                 raise ValueError(f"threshold must be 'cb' or a float, got {self.threshold!r}.")

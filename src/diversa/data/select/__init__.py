@@ -14,7 +14,7 @@ pool) returns row indices, reproducible for a fixed ``random_state``.
   :class:`QuaDMixSelector`, :class:`QuaDMixSearch`.
 """
 
-from diversa.data.select._base import BaseSelector, allocate_budget, resolve_budget
+from diversa.data.select._base import BaseSelector, allocate_budget, gumbel_top_k, resolve_budget
 from diversa.data.select.baselines import (
     RandomSelector,
     StratifiedDomainSelector,
@@ -52,6 +52,7 @@ __all__ = [
     "TopQualitySelector",
     "allocate_budget",
     "cluster_embeddings",
+    "gumbel_top_k",
     "pc_average_select",
     "quadmix_sampling_values",
     "realize_counts",

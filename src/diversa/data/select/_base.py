@@ -25,6 +25,25 @@ def resolve_budget(budget, n: int) -> int:
     return b
 
 
+def gumbel_top_k(log_weights, k: int, random_state=None) -> np.ndarray:
+    """Indices of ``k`` draws without replacement with ``p`` proportional to ``exp(log_weights)``.
+
+    The Gumbel-top-k trick (Kool, van Hoof and Welling, "Stochastic Beams and Where to Find Them",
+    ICML 2019): perturb each log weight with standard Gumbel noise and keep the ``k`` largest, in
+    draw order. ``log_weights`` (n,); ``random_state`` is an int, None or a
+    ``np.random.RandomState`` (advanced by one ``gumbel(size=n)`` draw). Returns int64 (k,).
+    """
+    keys = np.asarray(log_weights, dtype=float)
+    if keys.ndim != 1:
+        raise ValueError(f"log_weights must be a 1-D array, got shape {keys.shape}")
+    if np.isnan(keys).any():
+        raise ValueError("log_weights contains NaN")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= keys.size:
+        raise ValueError(f"k must be an int in [0, {keys.size}], got {k!r}")
+    rng = check_random_state(random_state)
+    return np.argsort(-(keys + rng.gumbel(size=keys.size)), kind="stable")[:int(k)]
+
+
 def allocate_budget(sizes, budget: int, mode: str = "equal") -> np.ndarray:
     """Split an integer ``budget`` over groups of the given ``sizes``; exact sum, capped sizes.
 

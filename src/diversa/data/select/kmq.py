@@ -37,15 +37,9 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSelector, allocate_budget, check_vector
+from ._base import BaseSelector, allocate_budget, check_vector, gumbel_top_k
 
 _AUTO_GRID = (8, 16, 32, 64)
-
-
-def _gumbel_top(keys, take, rng):
-    """Indices of ``take`` draws without replacement with p proportional to exp(keys), in draw order."""
-    g = keys + rng.gumbel(size=keys.shape[0])
-    return np.argsort(-g, kind="stable")[:take]
 
 
 def cluster_embeddings(X, n_clusters, *, n_init=5, max_iter=300, algorithm="auto", random_state=0):
@@ -168,7 +162,7 @@ class KMQSelector(BaseSelector):
                 continue
             members = grouped[starts[j]:starts[j + 1]]
             if self.within == "quality":
-                pick = _gumbel_top(self.quality_[members] / self.temperature, take, rng)
+                pick = gumbel_top_k(self.quality_[members] / self.temperature, int(take), rng)
             elif self.within == "random":
                 pick = rng.permutation(members.size)[:take]
             else:

@@ -19,6 +19,8 @@ the spec's ASSUMPTIONs (implemented as parameters):
   sign is flipped so its loadings sum to >= 0 ("top" = better on average);
 * scorer: ``RidgeCV(alphas=logspace(-3, 3, 13))`` on embeddings (the paper
   fine-tunes RoBERTa), held-out R^2 per component on 20% of the annotated rows;
+  the scorers rank only the rows without annotation (annotated rows keep their
+  true component scores);
   ``scorer="mlp"`` and ``scorer="oracle"`` (true component scores, analysis only);
 * budget per component: ``quota="equal"`` (or ``"variance"``); ``dedup="fill"``
   round-robins the components, each taking its best not-yet-selected row until
@@ -38,8 +40,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._base import BaseSelector, allocate_budget, check_embeddings
-from .kmq import _gumbel_top
+from ._base import BaseSelector, allocate_budget, check_embeddings, gumbel_top_k
 
 
 def selection_overlap(sets, tokens=None) -> np.ndarray:
@@ -76,18 +77,21 @@ def pc_average_select(scores, n_select, *, mode="top", temperature=None, random_
     tau = float(mean.std()) if temperature is None else float(temperature)
     if not tau > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
-    return _gumbel_top(mean / tau, n_select, check_random_state(random_state))
+    return gumbel_top_k(mean / tau, n_select, check_random_state(random_state))
 
 
 class ODiSSelector(BaseSelector):
     """Orthogonal-dimension selection (ODiS).
 
     ``fit(X, quality=S)``: ``X`` (n, d) embeddings of the corpus, ``S`` (n, D)
-    raw dimension scores (higher = better) where rows holding a NaN are not
-    annotated (they are scored by the regressors). After fit: ``pca_``,
-    ``scaler_``, ``loadings_`` (D, K), ``scorers_``, ``scorer_r2_`` (K,),
-    ``scores_`` (n, K). After ``select``: ``selected_indices_``,
-    ``per_component_indices_`` (independent top sets), ``overlap_`` (K, K).
+    raw dimension scores (higher = better) where a row holding a NaN is not
+    annotated, so only part of the pool need be annotated. The scaler, PCA and
+    regressors are fitted on the annotated rows; ``scores_`` holds the true
+    component scores of annotated rows and the regressors' predictions for the
+    others. After fit: ``pca_``, ``scaler_``, ``loadings_`` (D, K),
+    ``scorers_``, ``scorer_r2_`` (K,), ``scores_`` (n, K), ``annotated_`` (n,)
+    bool. After ``select``: ``selected_indices_``, ``per_component_indices_``
+    (independent top sets), ``overlap_`` (K, K).
     """
 
     def __init__(self, n_components=4, *, quota="equal", dedup="fill", sampling="top", temperature=None,
@@ -162,6 +166,9 @@ class ODiSSelector(BaseSelector):
                 self.scorers_.append(self._regressor(rng).fit(Xa, Y[:, k]))
             self.scorer_r2_ = np.array(r2)
             self.scores_ = self.transform(X)
+            # where a row is annotated its true component scores beat any regressor's estimate
+            self.scores_[annotated] = Y
+        self.annotated_ = annotated
         self.n_samples_ = n
         self.n_features_in_ = X.shape[1]
         self.quality_ = None
@@ -189,7 +196,7 @@ class ODiSSelector(BaseSelector):
             y = self.scores_[candidates, k]
             if self.sampling == "softmax":
                 tau = self.temperature if self.temperature is not None else max(float(y.std()), 1e-12)
-                order = _gumbel_top(y / tau, y.size, rng)
+                order = gumbel_top_k(y / tau, y.size, rng)
             else:
                 order = np.argsort(-y, kind="stable")
             out.append(candidates[order])

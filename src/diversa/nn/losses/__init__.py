@@ -6,9 +6,20 @@
   arXiv:1911.02855).
 * :class:`TverskyLoss` / :func:`tversky_loss` — the Tversky-index variant that
   weights false positives and false negatives differently (same paper).
+* :class:`DiversityRegularizedEnsembleLoss` / :func:`diversity_regularized_loss` — the
+  diversity-weighted (gamma) objective of a jointly trained deep ensemble, taking member logits
+  ``(M, B, C)``, and :func:`ensemble_loss_terms`, its decomposition (Abe et al., "Pathologies of
+  Predictive Diversity in Deep Ensembles", arXiv:2302.00704).
 """
 
 from diversa.nn.losses.dice import DiceLoss, dice_loss, soft_f1
+from diversa.nn.losses.ensemble import (
+    DiversityRegularizedEnsembleLoss,
+    EnsembleLossTerms,
+    diversity_regularized_loss,
+    ensemble_loss_terms,
+)
 from diversa.nn.losses.tversky import TverskyLoss, tversky_loss
 
-__all__ = ["DiceLoss", "TverskyLoss", "dice_loss", "soft_f1", "tversky_loss"]
+__all__ = ["DiceLoss", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms", "TverskyLoss", "dice_loss",
+           "diversity_regularized_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss"]
