@@ -3,7 +3,7 @@ on stderr, no traceback, no internal error, and must not create, change or remov
 
 Each case builds its files in a fresh folder (the working directory) and returns the argv; the
 commands run in-process through :func:`diversa.cli.main`. Add a command's cases to
-:data:`CATALOGUE` under its name (``merge`` is listed, its cases still to come).
+:data:`CATALOGUE` under its name.
 """
 
 import hashlib
@@ -139,6 +139,76 @@ def _resample_rows(rows):
     return _resample(data=lambda: jsonl("data.jsonl", rows))
 
 
+MERGE_CONFIG = """merge_method: task_arithmetic
+base_model: ./base
+models:
+  - model: ./m1
+    parameters: {weight: 1.0}
+  - model: ./m2
+    parameters: {weight: 0.5}
+parameters: {lambda: 1.0}
+"""
+
+BAD_MERGE_CONFIGS = {
+    "unknown-method": MERGE_CONFIG.replace("task_arithmetic", "frankenmerge"),
+    "normalize-text": MERGE_CONFIG.replace("lambda: 1.0", "lambda: 1.0, normalize: 'yes'"),
+    "weight-bool": MERGE_CONFIG.replace("weight: 1.0", "weight: true"),
+    "weight-text": MERGE_CONFIG.replace("weight: 1.0", "weight: '1.0'"),
+    "dtype-list": MERGE_CONFIG + "dtype: [a]\n",
+    "density-negative": MERGE_CONFIG.replace("task_arithmetic", "dare_linear").replace(
+        "weight: 1.0}", "weight: 1.0, density: -0.5}"),
+    "not-a-mapping": "- just\n- a list\n",
+    "not-yaml": "merge_method: [unclosed\n",
+    "no-models": "merge_method: task_arithmetic\nbase_model: ./base\n",
+}
+
+# Headers of a one-tensor safetensors file that the reader must refuse (the data is 24 bytes).
+BAD_SAFETENSORS_HEADERS = {
+    "json-list": [1, 2, 3],
+    "entry-without-offsets": {"w": {"dtype": "F32", "shape": [2, 3]}},
+    "entry-is-text": {"w": "F32"},
+    "reversed-offsets": {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [24, 0]}},
+    "offsets-beyond-file": {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 4000]}},
+    "unknown-dtype": {"w": {"dtype": "F99", "shape": [2, 3], "data_offsets": [0, 24]}},
+}
+
+
+def _merge_models(nan_in=None):
+    import torch
+    from safetensors.torch import save_file
+
+    for i, name in enumerate(("base", "m1", "m2")):
+        os.mkdir(name)
+        w = torch.full((2, 3), float(i))
+        if name == nan_in:
+            w[0, 0] = float("nan")
+        save_file({"w": w}, f"{name}/model.safetensors")
+
+
+def _merge(config_text, *, out="out", extra=()):
+    def build():
+        _merge_models()
+        Path("merge.yaml").write_text(config_text)
+        return ["merge", "merge.yaml", out, *extra]
+    return build
+
+
+def _safetensors_with_header(header, data=b"\0" * 24):
+    def content():
+        encoded = json.dumps(header).encode()
+        return len(encoded).to_bytes(8, "little") + encoded + data
+    return content
+
+
+def _merge_with_file(content):
+    """A merge whose second model's file holds ``content()``."""
+    def build():
+        argv = _merge(MERGE_CONFIG)()
+        Path("m2/model.safetensors").write_bytes(content())
+        return argv
+    return build
+
+
 CATALOGUE = {
     "select": {
         **{f"table-{name}": _with_table(_select(), name) for name in BAD_TABLES},
@@ -242,9 +312,29 @@ CATALOGUE = {
         "out-results-exist": lambda: (os.mkdir("rep"), Path("rep/results.json").write_text("{}"),
                                       ["reproduce", "smote", "--quick", "--out", "rep"])[2],
     },
-    # The merge command's cases (malformed safetensors headers, config types, NaN models, output
-    # inside an input model) belong here; each returns the argv of one bad merge.
-    "merge": {},
+    "merge": {
+        **{f"header-{name}": _merge_with_file(_safetensors_with_header(header))
+           for name, header in BAD_SAFETENSORS_HEADERS.items()},
+        "header-size-mismatch": _merge_with_file(_safetensors_with_header(
+            {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 16]}}, data=b"\0" * 16)),
+        "header-truncated": _merge_with_file(lambda: b"\xff\xff\xff\xff\xff\xff\xff\x7f{"),
+        "not-a-safetensors-file": _merge_with_file(lambda: b"plain text, not tensors"),
+        **{f"config-{name}": _merge(text) for name, text in BAD_MERGE_CONFIGS.items()},
+        "config-non-utf8": lambda: (_merge_models(), Path("merge.yaml").write_bytes(b"merge_method: t\xe9s\n"),
+                                    ["merge", "merge.yaml", "out"])[2],
+        "config-missing": lambda: ["merge", "nope.yaml", "out"],
+        "model-missing": _merge(MERGE_CONFIG.replace("./m2", "./absent")),
+        "nan-model": lambda: (_merge_models(nan_in="m2"), Path("merge.yaml").write_text(MERGE_CONFIG),
+                              ["merge", "merge.yaml", "out"])[2],
+        "out-is-input": _merge(MERGE_CONFIG, out="m1", extra=("--overwrite",)),
+        "out-inside-input": _merge(MERGE_CONFIG, out="m1/merged"),
+        "out-exists": lambda: (os.mkdir("out"), Path("out/x").write_text("keep"), _merge(MERGE_CONFIG)())[2],
+        "bad-shard-size": _merge(MERGE_CONFIG, extra=("--max-shard-size", "lots")),
+        "bad-max-memory": _merge(MERGE_CONFIG, extra=("--max-memory", "-1GB")),
+        "seed-contradicts-config": _merge(MERGE_CONFIG.replace("parameters: {lambda: 1.0}",
+                                                               "parameters: {lambda: 1.0, random_state: 3}"),
+                                          extra=("--seed", "4")),
+    },
     "diversa": {
         "unknown-command": lambda: ["frobnicate"],
         "unknown-global-option": lambda: ["--frobnicate"],

@@ -159,3 +159,28 @@ def test_wrongly_typed_fields_are_one_line(tmp_path, capsys, text, needle):
     assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_help_lists_every_merge_method(capsys):
+    from diversa.cli.merge import METHODS
+    from diversa.combine.merge.config import METHODS as ENGINE_METHODS
+
+    assert set(METHODS) == set(ENGINE_METHODS)
+    with pytest.raises(SystemExit):
+        cli.main(["merge", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in ENGINE_METHODS)
+
+
+def test_merged_folder_gets_the_umask_permissions(tmp_path, capsys):
+    import os
+    import stat
+
+    _write_models(tmp_path)
+    (tmp_path / "merge.yaml").write_text(CONFIG)
+    previous = os.umask(0o022)
+    try:
+        assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet"]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755

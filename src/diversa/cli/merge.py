@@ -6,12 +6,17 @@ import sys
 
 from diversa.cli.errors import UserError
 
+#: The ``merge_method`` values the engine knows (:data:`diversa.combine.merge.config.METHODS`),
+#: spelled out so that building the parser does not import torch.
+METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "magnitude_prune", "pcb")
+
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "merge", help="merge fine-tuned checkpoints (TIES, DARE, Task Arithmetic, PCB...) from a YAML config",
         description="Merge safetensors checkpoints described by a mergekit-style YAML config "
                     "(merge_method, base_model, models with per-model parameters, parameters, dtype). "
+                    f"merge_method is one of: {', '.join(METHODS)}. "
                     "Tensors stream one at a time; the output (sharded safetensors with an index, plus the "
                     "base model's config and tokenizer files) appears in OUT_DIR only when complete.")
     p.add_argument("config", metavar="CONFIG.yaml", help="merge config")

@@ -523,6 +523,23 @@ def _write_new_file(temp: Path, data: bytes, where: str) -> None:
         raise OSError(f"{where} cannot be written: {exc.strerror or exc}.") from None
 
 
+def temporary_folder(parent, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` with the umask's permissions.
+
+    ``tempfile.mkdtemp`` would make it 0700, and a folder moved into place
+    from there would stay unreadable to the user's group.
+    """
+    parent = Path(parent)
+    for _ in range(100):
+        folder = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            os.mkdir(folder, 0o777)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"no free temporary folder name in {str(parent)!r}")
+
+
 def atomic_write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` (UTF-8) through a temporary file renamed into place."""
     writes = StagedWrites()

@@ -57,7 +57,6 @@ import resource
 import shutil
 import struct
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +66,7 @@ import torch
 from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_per_element
 from diversa.combine.merge.config import MergeConfig, load_config
 from diversa.combine.merge.keys import check_unmerged
+from diversa.datasets.files import temporary_folder
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
 
@@ -406,7 +406,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     inputs = models + ([merge_base] if merge_base is not None else [])
     chunks = _plan_chunks(config, layout, merged_keys, reference, inputs, budget)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.merging-"))
+    tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.merging-")
     try:
         writer = _Writer(config, reference, models, merge_base, merged_keys, chunks, allow_nan, names)
         shard_names = writer.write_all(shards, tmp, progress)
@@ -639,7 +639,7 @@ def _copy_files(source: Checkpoint, tmp: Path, out_dtype) -> list[str]:
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
     if out_dir.exists():
-        old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+        old = temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
         os.rmdir(old)
         os.replace(out_dir, old)
         try:
