@@ -32,6 +32,12 @@ class ConvBN(nn.Module):
         return self.head(torch.flatten(h, 1))
 
 
+def cnn_sequential() -> nn.Sequential:
+    """The same kind of network as layers of a Sequential (nn.Flatten, nn.MaxPool2d modules)."""
+    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(6 * 4 * 4, 8), nn.ReLU(), nn.Linear(8, 4))
+
+
 class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
@@ -141,6 +147,7 @@ def cases():
     return [
         ("mlp", lambda seed: mlp(seed).eval(), torch.randn(4, 6, generator=g)),
         ("cnn_bn", seeded(ConvBN), image),
+        ("cnn_sequential", seeded(cnn_sequential), image),
         ("resnet", seeded(ResNet), image),
         ("residual_mlp", seeded(ResidualMLP), torch.randn(4, 5, generator=g)),
         ("transformer", seeded(Transformer), ids),

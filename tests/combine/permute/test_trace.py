@@ -44,7 +44,7 @@ def test_every_hidden_unit_is_covered(name, make, x):
     model = make(0)
     spec = permutation_spec(model, x)
     hidden = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
-              and n not in ("head", "fc", "out", "4")]
+              and n not in ("head", "fc", "out", "4", "7")]
     for layer in hidden:
         axes = spec.axes_to_perm.get(f"{layer}.weight")
         assert axes is not None and axes[0] is not None, layer

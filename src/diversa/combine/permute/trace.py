@@ -53,7 +53,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from diversa.combine.permute.spec import AxisPerm, PermutationSpec, apply_permutation
 
-__all__ = ["Feature", "RuleContext", "capture_activations", "permutation_spec", "permute_model"]
+__all__ = ["FIXED", "RULES", "Feature", "RuleContext", "capture_activations", "permutation_spec", "permute_model"]
 
 _FIXED = 0  # the class of observed spaces (model inputs and outputs): never permuted
 
@@ -469,6 +469,8 @@ class _Walker:
     def call_module(self, node: fx.Node, module: nn.Module, args, kwargs):
         name = str(node.target)
         rule = self.rules.get(type(module))
+        if rule is None and isinstance(module, nn.Flatten):
+            return self.flatten(node, args[0], module.start_dim, module.end_dim, f"module {name!r} (Flatten)")
         if rule is None:
             if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
                 raise ValueError(f"unsupported layer {name!r} ({type(module).__module__}.{type(module).__name__}): "
