@@ -134,3 +134,21 @@ def test_cli_refusal_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not a plain stack of linear layers" in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_with_a_base_model_every_model_is_aligned_to_the_base(tmp_path):
+    """A shuffled copy of the base has, once aligned, no task vector: Task Arithmetic returns the base."""
+    base = _mlp(1)
+    spec = checkpoint_spec({k: v.shape for k, v in base.state_dict().items()})
+    g = torch.Generator().manual_seed(0)
+    shuffle = {name: torch.randperm(n, generator=g) for name, n in spec.sizes.items()}
+    paths = [_save(tmp_path / "base", base.state_dict()),
+             _save(tmp_path / "m", apply_permutation(spec, shuffle, base.state_dict()))]
+    config = {"merge_method": "task_arithmetic", "base_model": str(paths[0]), "permute": "mlp",
+              "models": [{"model": str(paths[1]), "parameters": {"weight": 1.0}}]}
+    merge_checkpoints(parse_config(config), tmp_path / "out")
+    out = load_file(tmp_path / "out" / "model.safetensors")
+    for k, v in base.state_dict().items():
+        torch.testing.assert_close(out[k], v)
+    merge_checkpoints(parse_config({**config, "permute": False}), tmp_path / "naive")
+    assert not torch.allclose(load_file(tmp_path / "naive" / "model.safetensors")["0.weight"], base[0].weight)
