@@ -17,6 +17,8 @@ def add_parser(commands) -> None:
         description="Merge safetensors checkpoints described by a mergekit-style YAML config "
                     "(merge_method, base_model, models with per-model parameters, parameters, dtype). "
                     f"merge_method is one of: {', '.join(METHODS)}. "
+                    "permute: true (or mlp, llama) first aligns every model's hidden units to the base (or first) "
+                    "model by weight matching, for models trained independently. "
                     "Tensors stream one at a time; the output (sharded safetensors with an index, plus the "
                     "base model's config and tokenizer files) appears in OUT_DIR only when complete.")
     p.add_argument("config", metavar="CONFIG.yaml", help="merge config")
@@ -70,6 +72,8 @@ def run(args) -> int:
     print(f"merged {result.n_models} model(s) with {result.method}: {result.n_merged} of {result.n_tensors} "
           f"tensors merged, {result.total_bytes / 1e6:.1f} MB in {len(result.shards)} shard(s) -> "
           f"{result.out_dir}")
+    if result.aligned:
+        print(f"hidden units aligned to the anchor by weight matching: {', '.join(result.aligned)}")
     if result.seed is not None:
         print(f"random masks drawn with seed {result.seed} (rerun with the same seed to reproduce)")
     if result.chunked:

@@ -38,6 +38,17 @@ DARE must lie in (0, 1], not "drop_rate ... got 1.5").
 ``dtype`` (or mergekit's ``out_dtype``, which wins) sets the output dtype of
 floating tensors; arithmetic always runs in float32.
 
+``permute: true`` (or ``mlp`` / ``llama`` to declare the architecture) first
+aligns the hidden units of every model to an anchor -- the base model when the
+method takes one, else the first model -- by weight matching (Ainsworth et
+al., "Git Re-Basin", arXiv:2209.04836), so that independently trained models
+of one architecture are merged unit by unit. The permutation spec comes from
+the checkpoints' tensor names (:mod:`diversa.combine.permute.naming`): a plain
+stack of linear layers, or a Llama-style decoder (heads permuted when the
+anchor's ``config.json`` gives ``num_attention_heads``); any other
+checkpoint is refused. ``true`` picks ``llama`` when the tensor names are
+Llama's, else ``mlp``.
+
 Randomness: DARE's masks are drawn with the ``random_state`` parameter, which
 the engine sets to its ``seed`` (``--seed``, default 0) when the config has
 none, so a merge is reproducible; per-(tensor, model) generators make a
@@ -76,7 +87,10 @@ DTYPES = {
     "float64": torch.float64, "fp64": torch.float64,
 }
 
-_TOP_LEVEL = ("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source")
+_TOP_LEVEL = ("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source",
+              "permute")
+#: Architectures ``permute`` may declare (``true`` means ``auto``; see :mod:`diversa.combine.permute.naming`).
+PERMUTE_ARCHITECTURES = ("auto", "mlp", "llama")
 
 
 @dataclass(frozen=True)
@@ -245,6 +259,7 @@ class MergeConfig:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     dtype: str | None = None
     source: Path | None = None
+    permute: str | None = None
 
     @property
     def spec(self) -> MethodSpec:
@@ -422,7 +437,14 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
         if value is not None and (not isinstance(value, str) or value not in DTYPES):
             raise ValueError(f"merge config: {field_name} must be one of {sorted(DTYPES)}, got {value!r}")
     dtype = data.get("out_dtype") or data.get("dtype")
-    config = MergeConfig(method, tuple(models), base, dict(params), dtype, source)
+    permute = data.get("permute")
+    if permute is None or permute is False:
+        architecture = None
+    elif permute is True or (isinstance(permute, str) and permute in PERMUTE_ARCHITECTURES):
+        architecture = "auto" if permute is True else permute
+    else:
+        raise ValueError(f"merge config: permute must be true, false, 'mlp' or 'llama', got {permute!r}")
+    config = MergeConfig(method, tuple(models), base, dict(params), dtype, source, architecture)
     if not config.fine_tuned():
         raise ValueError("merge config: models lists no model besides the base model")
     return config

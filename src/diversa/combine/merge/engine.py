@@ -51,6 +51,7 @@ and DARE (Yu et al., arXiv:2311.03099) are computed per tensor.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -231,7 +232,8 @@ class MergeResult:
     ``seed``: the ``random_state`` the method drew with (None for deterministic
     methods); ``chunked``: the tensors merged in row blocks to fit
     ``max_memory``; ``nonfinite``: ``(model, tensor)`` pairs holding NaN or
-    infinite values, merged because ``allow_nan`` was set.
+    infinite values, merged because ``allow_nan`` was set; ``aligned``: the
+    models permuted onto the anchor before merging (``permute:``).
     """
 
     out_dir: Path
@@ -245,6 +247,7 @@ class MergeResult:
     seed: int | None = None
     chunked: tuple[str, ...] = ()
     nonfinite: tuple[tuple[str, str], ...] = ()
+    aligned: tuple[str, ...] = ()
 
 
 def parse_size(size, name: str = "max_shard_size") -> int:
@@ -388,8 +391,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
         random_state = config.parameters.get("random_state")
         used_seed = seed if random_state is None else random_state
         if random_state is None:
-            config = MergeConfig(config.merge_method, config.models, config.base_model,
-                                 {**config.parameters, "random_state": seed}, config.dtype, config.source)
+            config = dataclasses.replace(config, parameters={**config.parameters, "random_state": seed})
     entries = config.fine_tuned()
     model_paths = [_resolve_model_path(e.model, config) for e in entries]
     base_path = _resolve_model_path(config.base_model, config) if config.base_model else None
@@ -401,6 +403,9 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     reference = base if (base is not None and spec.takes_base) else (base or models[0])
     names = {id(c): str(c.path) for c in checkpoints}
     layout, merged_keys = _plan(config, reference, models, merge_base, names)
+    aligned = ()
+    if config.permute is not None:
+        models, aligned = _align(config, models, merge_base, names, seed)
     shards = _plan_shards(layout, max_bytes)
     _dry_run(config, merged_keys, len(models))
     inputs = models + ([merge_base] if merge_base is not None else [])
@@ -418,7 +423,18 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     total = sum(_nbytes(s, d) for _, d, s in layout)
     return MergeResult(out_dir, config.merge_method, len(models), len(layout), len(merged_keys),
                        tuple(shard_names), total, tuple(copied), used_seed,
-                       tuple(k for k, rows in chunks.items() if rows is not None), tuple(writer.nonfinite))
+                       tuple(k for k, rows in chunks.items() if rows is not None), tuple(writer.nonfinite), aligned)
+
+
+def _align(config, models, base, names, seed):
+    """Models permuted onto the anchor by weight matching (``permute:``), and the paths of those permuted."""
+    from diversa.combine.permute.checkpoints import align_checkpoints
+
+    anchor = base if base is not None else models[0]
+    aligned = align_checkpoints(anchor, models, config.permute, random_state=seed)
+    for old, new in zip(models, aligned):
+        names[id(new)] = names[id(old)]
+    return aligned, tuple(names[id(m)] for m in models if m is not anchor)
 
 
 def _plan(config, reference, models, base, names):
