@@ -49,9 +49,9 @@ def test_reproduce_smote_end_to_end(tmp_path, capsys):
     assert "smote" in out and "verdict" in out
     payload = json.loads((tmp_path / "results.json").read_text())
     checks = payload["reproductions"][0]["checks"]
-    assert {c["name"] for c in checks} == {"auc", "hull", "minority-leaves", "leaf-generality"}
+    assert {c["name"] for c in checks} == {"auc", "hull-majority", "minority-leaves", "leaf-generality"}
     claims = [c for c in checks if c["kind"] == "claim"]
-    assert {c["name"] for c in claims} == {"auc", "hull"} and [c["headline"] for c in claims] == [True, False]
+    assert {c["name"] for c in claims} == {"auc", "hull-majority"} and [c["headline"] for c in claims] == [True, False]
     assert all(c["verdict"] in ("supported", "contradicted", "inconclusive") for c in claims)
     assert all(c["outcome"] in ("pass", "fail") for c in checks if c["kind"] == "mechanism")
     assert all(c["n"] == 2 for c in checks)

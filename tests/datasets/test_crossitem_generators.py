@@ -1,6 +1,8 @@
 """CrossItem-Lite data: items rendered as frames, the ten tasks and their question generators."""
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from diversa.datasets.crossitem import TASKS, Fact, Item, generate_questions, render_frames
 from diversa.datasets.crossitem.worlds import TEMPLATES
@@ -61,3 +63,52 @@ def test_bad_generator_arguments():
         generate_questions("all", n_per_task=0)
     with pytest.raises(ValueError, match="tasks"):
         generate_questions(["XYZ"], n_per_task=1)
+
+
+# ---- answers must not be predictable from the options alone (spec) ---------------------------
+
+def _medoid_accuracy(questions) -> float:
+    from diversa.evaluate.crossitem import OptionsOnlySolver
+
+    solver = OptionsOnlySolver(0)
+    return float(np.mean([solver.answer(q.public(), None) == q.answer for q in questions]))
+
+
+def test_moc_options_do_not_reveal_the_true_count():
+    # The spec's option set (true, sum, larger view, spare) always puts the truth strictly between the
+    # sum and the larger view: the medoid of the options was right about half the time.
+    questions = generate_questions(["MOC"], n_per_task=400, seed=1)
+    ranks = [sorted(q.params["option_values"]).index(int(q.options["ABCD".index(q.answer)])) for q in questions]
+    assert stats.chisquare(np.bincount(ranks, minlength=4)).pvalue > 0.001
+    assert abs(_medoid_accuracy(questions) - 0.25) < 3 * np.sqrt(0.25 * 0.75 / 400)
+
+
+def test_pi_wrong_middles_are_drawn_like_the_true_one():
+    # Wrong middles drawn as arbitrary events were mostly key events, true ones mostly moves.
+    questions = generate_questions(["PI"], n_per_task=200, seed=1)
+    truth = [q.params["option_values"]["ABCD".index(q.answer)][0] == "move" for q in questions]
+    wrong = [v[0] == "move" for q in questions for k, v in enumerate(q.params["option_values"]) if "ABCD"[k] != q.answer]
+    assert abs(np.mean(truth) - np.mean(wrong)) < 0.1
+    assert abs(_medoid_accuracy(questions) - 0.25) < 3 * np.sqrt(0.25 * 0.75 / 200)
+
+
+def test_pea_error_type_is_drawn_before_any_retry():
+    # Redrawn on every rejected try, the type's share followed its acceptance rate: a prior the
+    # options reveal. Drawn once, it is the generator's first draw.
+    from diversa.datasets.crossitem.reasoning import ERROR_TYPES
+    from diversa.datasets.crossitem.tasks import generate_pea
+
+    for seed in range(40):
+        first = ERROR_TYPES[int(np.random.default_rng(seed).integers(4))]
+        question = generate_pea(np.random.default_rng(seed))
+        assert question["params"]["option_values"]["ABCD".index(question["answer"])] == first
+
+
+def test_moc_rank_is_drawn_before_any_retry():
+    from diversa.datasets.crossitem.tasks import generate_moc
+
+    for seed in range(40):
+        rank = int(np.random.default_rng(seed).integers(4))
+        question = generate_moc(np.random.default_rng(seed))
+        values = question["params"]["option_values"]
+        assert sorted(values).index(values["ABCD".index(question["answer"])]) == rank

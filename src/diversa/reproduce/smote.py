@@ -5,16 +5,38 @@ Technique", JAIR 16 (2002), arXiv:1106.1813.
 
 Design (spec ``tabular.md#smote``): four offline data sets (breast cancer,
 digit 9 vs rest, and two ``make_classification`` sets with 5% and 2%
-minority). A trial is one (data set, repeat) pair: trial ``s`` uses data set
-``s % 4`` and repeat ``s // 4``. Each repeat is a stratified 5-fold CV; in each
-training fold (standardised inside the fold) a C4.5-like entropy tree is
-trained on ``Under(u)`` and on ``SMOTE(200) + Under(u)`` for the paper's 18
-under-sampling levels u, with identical majority subsets, giving one ROC point
-per level on the test fold. Points are averaged over folds into one curve per
-method, scored by trapezoid AUC; the ROC convex hull is taken over these
-curves plus the paper's Naive Bayes prior sweep. A mechanism check at u = 100
-compares SMOTE with minority replication (random over-sampling to the same
-size): replication should give more, and more specific, minority leaves.
+minority). In each training fold (standardised inside the fold) a C4.5-like
+entropy tree is trained on ``Under(u)`` and on ``SMOTE(200) + Under(u)`` for
+the paper's 18 under-sampling levels u, with identical majority subsets,
+giving one ROC point per level on the test fold. Points are averaged over the
+5 folds of a stratified CV into one curve per method, scored by trapezoid
+AUC; the ROC convex hull is taken over these curves plus the paper's Naive
+Bayes prior sweep.
+
+**A unit is one repeat over all four data sets**: unit ``s`` draws the two
+synthetic sets afresh (``make_classification`` with a seed of its own) and
+re-splits breast cancer and digits with a fresh stratified 5-fold partition.
+Repeats of the two fixed data sets share their data, so the units are
+declared ``resampled`` and judged with the Nadeau-Bengio corrected t-test
+(n_test / n_train = 1/4 for 5-fold CV), which is conservative for the two
+synthetic sets whose draws are independent. (The previous design used one
+(data set, repeat) pair per unit, mixing four unlike data sets in one test.)
+
+**Paper-level rule.** The spec says the claim holds when the pooled one-sided
+test over data sets is significant *and* SMOTE's points form the majority of
+the ROC convex hull on at least 3 of 4 data sets. Here: the headline
+``auc`` is the pooled test (per unit, the mean over the four data sets of
+AUC(SMOTE+Under) - AUC(Under)); ``hull-majority`` is a secondary claim
+computed per unit, the number of data sets on which SMOTE+Under owns more
+hull vertices than Under and the Naive Bayes sweep together, tested against
+2.5 (the midpoint between "2 of 4", which fails the rule, and "3 of 4",
+which meets it). The framework's paper verdict is the headline's, and a
+secondary claim is gated by the headline, so the spec's conjunction is "both
+supported".
+
+A mechanism check at u = 100 compares SMOTE with minority replication
+(random over-sampling to the same size): replication should give more, and
+more specific, minority leaves.
 """
 
 from __future__ import annotations
@@ -37,10 +59,12 @@ SMOTE_PERCENTAGE = 200
 NB_PRIORS = np.linspace(0.05, 0.95, 19)
 DATASETS = ("breast_cancer", "digits_9_vs_rest", "synthetic_5pct", "synthetic_2pct")
 N_FOLDS = 5
+#: "SMOTE is the hull majority on at least 3 of 4 data sets": a mean count above 2.5.
+HULL_MAJORITY_THRESHOLD = 2.5
 
 
-def load_trial_data(name: str, repeat: int) -> tuple[np.ndarray, np.ndarray]:
-    """The trial's data with the minority class labelled 1."""
+def load_dataset(name: str, draw: int) -> tuple[np.ndarray, np.ndarray]:
+    """A data set with the minority class labelled 1; ``draw`` seeds the synthetic sets."""
     if name == "breast_cancer":
         X, y = load_bundled("breast_cancer")
         return X, (y == 0).astype(int)  # malignant (212 of 569) is the minority
@@ -48,7 +72,7 @@ def load_trial_data(name: str, repeat: int) -> tuple[np.ndarray, np.ndarray]:
         return load_bundled("digits_9_vs_rest")
     n_samples, majority_weight = {"synthetic_5pct": (3000, 0.95), "synthetic_2pct": (5000, 0.98)}[name]
     return make_classification(n_samples=n_samples, n_features=10, n_informative=5, n_redundant=2,
-                               weights=[majority_weight], flip_y=0.01, class_sep=1.0, random_state=repeat)
+                               weights=[majority_weight], flip_y=0.01, class_sep=1.0, random_state=draw)
 
 
 def _tree(seed: int) -> DecisionTreeClassifier:
@@ -95,10 +119,8 @@ def minority_leaf_specificity(X_train, y_train, seed: int) -> dict[str, tuple[fl
     return out
 
 
-def run_trial(seed: int, quick: bool) -> TrialResult:
-    """One (data set, repeat): stratified 5-fold CV of every method."""
-    name, repeat = DATASETS[seed % len(DATASETS)], seed // len(DATASETS)
-    X, y = load_trial_data(name, repeat)
+def evaluate_dataset(X: np.ndarray, y: np.ndarray, repeat: int) -> dict:
+    """One stratified 5-fold CV of every method on one data set: AUCs, hull vertices, leaf statistics."""
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=repeat).split(X, y)
     points, leaves = [], []
     for fold, (train, test) in enumerate(folds):
@@ -108,18 +130,40 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         points.append(sweep_points(X_train, y[train], X_test, y[test], fold_seed))
         leaves.append(minority_leaf_specificity(X_train, y[train], fold_seed))
     curves = {method: np.mean([p[method] for p in points], axis=0) for method in points[0]}
-    auc = {method: auc_from_points(curve) for method, curve in curves.items()}
     hull = hull_membership(curves)
-    mean_leaves = {m: np.mean([fold[m] for fold in leaves], axis=0) for m in ("replication", "SMOTE")}
+    return {
+        "auc": {method: auc_from_points(curve) for method, curve in curves.items()},
+        "hull_vertices": hull,
+        "smote_hull_majority": hull["SMOTE+Under"] > hull["Under"] + hull["NB priors"],
+        "leaves": {m: np.mean([fold[m] for fold in leaves], axis=0).tolist() for m in ("replication", "SMOTE")},
+        "minority_rate": float(y.mean()),
+    }
+
+
+def unit_draws(seed: int) -> dict[str, int]:
+    """The draw (seed of the synthetic generator) of every data set in unit ``seed``: distinct across
+    data sets and units, so no two synthetic sets of the run are the same sample."""
+    return {name: seed * len(DATASETS) + k for k, name in enumerate(DATASETS)}
+
+
+def run_trial(seed: int, quick: bool) -> TrialResult:
+    """One repeat: fresh synthetic draws and fresh CV splits, every method on all four data sets."""
+    results = {name: evaluate_dataset(*load_dataset(name, draw), repeat=seed) for name, draw in unit_draws(seed).items()}
+
+    def mean_over_datasets(value) -> float:
+        return float(np.mean([value(r) for r in results.values()]))
+
     return TrialResult(
         pairs={
-            "auc": (auc["Under"], auc["SMOTE+Under"]),
-            "hull": (hull["Under"] + hull["NB priors"], hull["SMOTE+Under"]),
-            "minority-leaves": (mean_leaves["replication"][0], mean_leaves["SMOTE"][0]),
-            "leaf-generality": (mean_leaves["replication"][1], mean_leaves["SMOTE"][1]),
+            "auc": (mean_over_datasets(lambda r: r["auc"]["Under"]), mean_over_datasets(lambda r: r["auc"]["SMOTE+Under"])),
+            "hull-majority": (HULL_MAJORITY_THRESHOLD, float(sum(r["smote_hull_majority"] for r in results.values()))),
+            "minority-leaves": (mean_over_datasets(lambda r: r["leaves"]["replication"][0]),
+                                mean_over_datasets(lambda r: r["leaves"]["SMOTE"][0])),
+            "leaf-generality": (mean_over_datasets(lambda r: r["leaves"]["replication"][1]),
+                                mean_over_datasets(lambda r: r["leaves"]["SMOTE"][1])),
         },
-        diagnostics={"dataset": name, "repeat": repeat, "minority_rate": float(y.mean()),
-                     "auc_nb_priors": auc["NB priors"], "hull_vertices": hull},
+        diagnostics={"repeat": seed, **{name: {**r, "auc_difference": r["auc"]["SMOTE+Under"] - r["auc"]["Under"]}
+                                        for name, r in results.items()}},
     )
 
 
@@ -134,23 +178,29 @@ REPRODUCTION = Reproduction(
                   "of the ROC convex hull, also against Naive Bayes prior sweeps."),
     setup=("breast_cancer, digits 9-vs-rest, make_classification with 5% and 2% minority; entropy tree "
            "(min_samples_leaf=2) as C4.5; SMOTE N=200, k=5; the paper's 18 under-sampling levels; "
-           "stratified 5-fold CV, features standardised in each fold; a trial = one data set x repeat."),
+           "stratified 5-fold CV, features standardised in each fold; a unit = one repeat over all four data "
+           "sets (fresh synthetic draws, fresh splits of the fixed sets), corrected t-test (1/4)."),
     checks=(
-        Check("auc", "ROC AUC over the u sweep", "Under", "SMOTE+Under", "greater",
-              "SMOTE+Under dominates Under in AUC", "higher AUC on most of 9 data sets (differences ~0.001-0.03)"),
-        Check("hull", "ROC convex hull vertices", "Under + NB priors", "SMOTE+Under", "greater",
-              "SMOTE points form most of the ROC convex hull", "SMOTE points make up most of the hull"),
-        Check("minority-leaves", "minority leaves at u=100", "replication", "SMOTE", "less",
+        Check("auc", "mean over the 4 data sets of ROC AUC over the u sweep", "Under", "SMOTE+Under", "greater",
+              "SMOTE+Under dominates Under in AUC (pooled over data sets)",
+              "higher AUC on most of 9 data sets (differences ~0.001-0.03)"),
+        Check("hull-majority", "data sets (of 4) where SMOTE+Under owns most ROC convex hull vertices",
+              f"threshold {HULL_MAJORITY_THRESHOLD} (3 of 4)", "SMOTE+Under", "greater",
+              "SMOTE points form the majority of the ROC convex hull (vs Under and the NB prior sweep) on at "
+              "least 3 of 4 data sets (spec's rule; 2.5 separates 2 of 4 from 3 of 4)",
+              "SMOTE points make up most of the hull on most data sets"),
+        Check("minority-leaves", "minority leaves at u=100 (mean over data sets)", "replication", "SMOTE", "less",
               "replication makes more, smaller minority regions than SMOTE",
               "qualitative: replication gives more specific decision regions", kind="mechanism"),
-        Check("leaf-generality", "original minority rows per minority leaf", "replication", "SMOTE", "greater",
-              "SMOTE's minority regions are more general (cover more original minority rows)",
+        Check("leaf-generality", "original minority rows per minority leaf (mean over data sets)", "replication",
+              "SMOTE", "greater", "SMOTE's minority regions are more general (cover more original minority rows)",
               "qualitative: SMOTE gives larger, more general decision regions", kind="mechanism"),
     ),
     run_trial=run_trial,
     quick_trials=8,
     full_trials=20,
     headline="auc",
-    unit=resampled_units(0.25, "one repeat of stratified 5-fold CV on one of four data sets"),
-    trial_seconds=4.0,
+    unit=resampled_units(0.25, "one repeat over the four data sets: fresh draws of the two synthetic sets, "
+                               "a fresh stratified 5-fold split of breast_cancer and digits 9-vs-rest"),
+    trial_seconds=12.0,
 )

@@ -70,7 +70,15 @@ def render_frames(item: Item, n: int) -> list[Frame]:
         ranks = np.argsort(np.argsort(np.where(active, rng.random(active.shape), np.inf), axis=1), axis=1)
         active &= ranks < keep[:, None]
     keys = [f.key for f in item.facts]
-    return [Frame(float(t), frozenset(keys[j] for j in np.flatnonzero(row))) for t, row in zip(times, active)]
+    # Consecutive frames often show the same facts: build each distinct set once.
+    shown: dict[bytes, frozenset] = {}
+    frames = []
+    for t, row in zip(times.tolist(), active):
+        signature = row.tobytes()
+        if signature not in shown:
+            shown[signature] = frozenset(keys[j] for j in np.flatnonzero(row))
+        frames.append(Frame(t, shown[signature]))
+    return frames
 
 
 @dataclass

@@ -222,7 +222,8 @@ _CC_TEXT = {"unique_ingredient": "Which video uses an ingredient that none of th
             "season_before_heat": "Which video seasons before it first heats anything?"}
 
 
-def _cc_videos(rng, kind: str, dish: str) -> list[list[tuple]]:
+def cc_procedures(rng, kind: str, dish: str) -> list[list[tuple]]:
+    """The step lists of CC's four videos of one dish for a question of ``kind`` (before the uniqueness check)."""
     if kind == "unique_ingredient":
         base = w.choose_ingredients(rng, dish)
         target, slot = int(rng.integers(4)), sorted(base)[int(rng.integers(len(base)))]
@@ -236,7 +237,7 @@ def generate_cc(rng):
     kind = ("unique_ingredient", "most_heat", "season_before_heat")[int(rng.integers(3))]
     while True:
         dish = w.DISHES[int(rng.integers(len(w.DISHES)))]
-        items = [w.procedure_item(rng, steps) for steps in _cc_videos(rng, kind, dish)]
+        items = [w.procedure_item(rng, steps) for steps in cc_procedures(rng, kind, dish)]
         holds = r.cc_answers(kind, [full_view(i) for i in items])
         if len(holds) == 1:
             values = _shuffled(rng, [0, 1, 2, 3])
@@ -268,11 +269,13 @@ def _inject_error(rng, steps: list[tuple], error: str) -> tuple[list[tuple], int
 
 
 def generate_pea(rng):
+    # The error type is drawn once, outside the rejection loop: redrawing it on every retry would make
+    # the answer's distribution follow the acceptance rate of each type, a prior the options reveal.
+    error = r.ERROR_TYPES[int(rng.integers(4))]
     while True:
         parts = w.choose_ingredients(rng, w.ASSEMBLY)
         videos = [w.instantiate(rng, w.ASSEMBLY, parts) for _ in range(3)]
         v = int(rng.integers(3))
-        error = r.ERROR_TYPES[int(rng.integers(4))]
         videos[v], asked = _inject_error(rng, videos[v], error)
         items = [w.procedure_item(rng, steps) for steps in videos]
         fact = items[v].facts[asked]
@@ -292,28 +295,60 @@ def generate_pea(rng):
 # Temporal understanding
 # ---------------------------------------------------------------------------------------------
 
-def _random_event(rng, names) -> tuple:
-    verb = ("move", "take", "give", "drop")[int(rng.integers(4))]
-    matching = [e for e in w.candidate_events(names) if e[0] == verb]
-    return matching[int(rng.integers(len(matching)))]
+def _continuation(rng, state, names, history: list[tuple], n_events: int) -> list[tuple] | None:
+    """``n_events`` further events, each valid when it happens and new to the story."""
+    events: list[tuple] = []
+    for _ in range(n_events):
+        event = w.random_valid_event(rng, state, names, exclude=history + events)
+        if event is None:
+            return None
+        events.append(event)
+        state = w.apply_event(state, event)
+    return events
+
+
+def _exclusive_ending(rng, start, begin, candidates, middle, names, tries: int = 20) -> list[tuple] | None:
+    """Two ending events possible after ``middle`` and impossible after every other candidate."""
+    state = w.apply_event(w.final_state(start, begin), middle)
+    for _ in range(tries):
+        end = _continuation(rng, state, names, begin + candidates, 2)
+        if end is not None and [c for c in candidates if r.transition_valid(start, begin + [c] + end)] == [middle]:
+            return end
+    return None
 
 
 def generate_pi(rng):
+    """Four candidate middles drawn alike (each a possible next event after the beginning), kept
+    only when each of them admits an ending that it alone makes possible; then one of them, chosen
+    uniformly, is what happened, with its ending.
+
+    The options are then exchangeable: nothing about them, apart from the story, tells the true one
+    from the others. (Drawing wrong middles any other way gives their verbs a different distribution
+    from the truth's, and the options alone give the answer away.)
+    """
     while True:
-        start, events = w.make_story(rng, 5)
+        start, begin = w.make_story(rng, 2)
         names = tuple(n for n, _ in start.at)
-        begin, middle, end = events[:2], events[2], events[3:]
-        distractors: list[tuple] = []
-        for _ in range(300):
-            e = _random_event(rng, names)
-            if e != middle and e not in distractors and not r.transition_valid(start, begin + [e] + end):
-                distractors.append(e)
-                if len(distractors) == 3:
-                    break
-        if len(distractors) < 3:
+        state = w.final_state(start, begin)
+        candidates = _continuation(rng, state, names, begin, 1) or []
+        while candidates and len(candidates) < 4:
+            event = w.random_valid_event(rng, state, names, exclude=begin + candidates)
+            if event is None:
+                break
+            candidates.append(event)
+        if len(candidates) < 4:
             continue
+        endings = []
+        for candidate in candidates:
+            endings.append(_exclusive_ending(rng, start, begin, candidates, candidate, names))
+            if endings[-1] is None:
+                break
+        if endings[-1] is None:
+            continue
+        k = int(rng.integers(4))
+        middle, end = candidates[k], endings[k]
         item = w.story_item(rng, start, begin + end, parts=["beginning"] * 2 + ["ending"] * 2)
-        values = _shuffled(rng, [middle] + distractors)
+        values = _shuffled(rng, candidates)
         return {"items": [item], "question": "The beginning and the ending of a story are shown. What happens in between?",
                     "options": [w.describe_event(e) for e in values], "answer": _letter(values, middle),
                     "params": {"option_values": values}, "focus": 0}
@@ -397,7 +432,31 @@ def generate_msr(rng):
                     "options": values, "answer": _letter(values, truth), "params": params, "focus": 0}
 
 
+def _moc_options(rng, rank: int, true: int, naive: int, largest: int) -> list[int] | None:
+    """Four count options: the true count at a uniformly drawn rank among them, the double-counting
+    sum above it, the larger per-view count below it, and spare distractors to fill the rank.
+
+    The spec's fixed set (true, sum, larger view, one spare) always puts the true count strictly
+    between the sum and the larger view, so an options-only solver that picks a middle value gets
+    one half. Here the rank of the true count is uniform: rank 0 keeps the sum and drops the larger
+    view, rank 3 the reverse, ranks 1-2 keep both. None when the scene's counts cannot fill the
+    drawn rank (too few positive counts below the truth); the caller then draws a new scene for the
+    same rank (redrawing the rank would make the large ranks rarer).
+    """
+    below = [largest] if rank > 0 else []
+    above = [naive] if rank < 3 else []
+    spare_below = [v for v in range(1, true) if v not in below]
+    spare_above = [v for v in range(true + 1, naive + 3) if v not in above]
+    n_below, n_above = rank - len(below), 3 - rank - len(above)
+    if n_below > len(spare_below) or n_above > len(spare_above):
+        return None
+    below += [int(v) for v in rng.choice(spare_below, n_below, replace=False)] if n_below else []
+    above += [int(v) for v in rng.choice(spare_above, n_above, replace=False)] if n_above else []
+    return _shuffled(rng, [true, *below, *above])
+
+
 def generate_moc(rng):
+    rank = int(rng.integers(4))  # of the true count among the options, drawn once (see _moc_options)
     while True:
         scene = w.make_scene(rng)
         cls = str(scene.classes[int(rng.integers(scene.classes.size))])
@@ -407,8 +466,9 @@ def generate_moc(rng):
         naive, largest = int(per_view.sum()), int(per_view.max())
         if len({true, naive, largest}) < 3:
             continue
-        spare = [v for v in range(1, naive + 3) if v not in (true, naive, largest)]
-        values = _shuffled(rng, [true, naive, largest, spare[int(rng.integers(len(spare)))]])
+        values = _moc_options(rng, rank, true, naive, largest)
+        if values is None:
+            continue
         items = [w.view_item(rng, scene, 0), w.view_item(rng, scene, 1)]
         params = {"class": cls, "option_values": values}
         objects = [r.scene_objects(full_view(x)) for x in items]

@@ -53,7 +53,10 @@ class StoryState(NamedTuple):
     key: tuple[str, str]
 
     def where(self, name: str) -> str:
-        return dict(self.at)[name]
+        for who, location in self.at:
+            if who == name:
+                return location
+        raise KeyError(name)
 
 
 def with_location(state: StoryState, name: str, location: str) -> StoryState:

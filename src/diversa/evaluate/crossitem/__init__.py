@@ -9,7 +9,9 @@ dimensions, question generators and the exact reasoners that derive their
 answers) is in :mod:`diversa.datasets.crossitem`; this package judges solvers
 on it: the answer formats with their official scoring rules
 (:mod:`.scoring`), the frame-budget protocol (:mod:`.harness`), reference
-solvers and a prompt for any text model (:mod:`.solvers`).
+solvers and a prompt for any text model (:mod:`.solvers`), and a learned
+solver, a small recurrent reader trained on generated questions
+(:mod:`.learned`, imported on its own because it needs torch).
 
 Typical use::
 
