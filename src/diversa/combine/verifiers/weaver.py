@@ -22,18 +22,21 @@ modelling) are not offered. Without ``answers`` the majority-vote pseudo-verifie
 (``mv_as_verifier``) is skipped.
 
 The majority-vote pseudo-verifier, which the official best configurations append, is off by
-default (``mv_as_verifier=False``), on this evidence: on the candidate-pool testbed
-(:mod:`diversa.datasets.candidate_pools`, 300 queries, the 12 default verifiers, 12 seeds per
-setting) it lowered selection accuracy by 1.3 points (N = 10), 0.8 (N = 5) and 1.2 (N = 20) on
-the simple generator and by 1.5 / 1.7 points on the latent generator at tau 0.7 / 1.0 (class
-balance from labels; the same with it estimated), and it helped on none of those 60 pools (57
-losses, 3 ties); on the hardest pools (latent, "xx", tau 1.0) it made no difference (1 win, 2
-losses, 9 ties). The label model estimates the pseudo-verifier's TPR/TNR correctly (about 0.85 /
-0.49, within 0.02) and its votes are conditionally independent of the others given correctness,
-so the loss is not a fitting error: the pseudo-verifier is right or wrong for a whole answer
-group of a query at once, and its accuracy averaged over queries overstates how far it should
-move the ranking inside one query, which is all that selection uses. ``mv_as_verifier=True``
-(with ``answers``) gives the official configuration.
+default (``mv_as_verifier=False``), on this evidence from the candidate-pool testbed
+(:mod:`diversa.datasets.candidate_pools`, 300 queries, 12 fresh seeds per setting, class balance
+from labels; the same with it estimated). With ``DEFAULT_VERIFIERS`` it lowered selection
+accuracy by 1.3 points (N = 10), 0.8 (N = 5) and 1.2 (N = 20) on the simple generator and by
+1.5 / 1.7 points on the latent generator at tau 0.7 / 1.0, and helped on none of those 60 pools
+(57 losses, 3 ties). With ``WEAK_VERIFIERS`` (no verifier close to pass@N) it cost 4.9 to 11.8
+points in the same five settings, 60 losses out of 60. On the hardest pools (latent, "xx",
+tau 1.0) it made no difference with either suite. The label model estimates the
+pseudo-verifier's TPR/TNR correctly (about 0.85 / 0.49, within 0.02) and its votes are
+conditionally independent of the others given correctness, so the loss is not a fitting error:
+the pseudo-verifier is right or wrong for a whole answer group of a query at once, and its
+accuracy averaged over queries overstates how far it should move the ranking inside one query,
+which is all that selection uses. Where majority voting itself is strong (the official
+benchmarks; here it is weak, because distractor answers cluster) it may help:
+``mv_as_verifier=True`` (with ``answers``) gives the official configuration.
 
 Baselines: :class:`NaiveEnsembleAggregator` (mean of normalised, not binarised scores),
 :class:`SupervisedVerifierEnsemble` (logistic regression exactly as configured officially, or
