@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+
+from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier
 
 from diversa.reproduce import pathologies
 from diversa.reproduce.runner import summarize
@@ -19,10 +22,20 @@ def short(monkeypatch, one_thread):
 
 
 def test_homogeneous_baseline_has_no_more_parameters_than_the_heterogeneous_ensemble():
+    # Counted on the trained models themselves: fails if the formula and the real ensembles disagree.
+    X, y = load_digits(return_X_y=True)
+
+    def count(width, members):
+        clf = DiverseEnsembleClassifier(n_members=members, hidden=(width,), epochs=0, random_state=0).fit(X, y)
+        return sum(p.numel() for p in clf.model_.parameters())
+
+    assert all(count(w, 1) == pathologies.mlp_parameters(w) for w in pathologies.HETERO_WIDTHS)
+    assert count(pathologies.matched_width(), pathologies.M) == 4240
     budget = sum(pathologies.mlp_parameters(w) for w in pathologies.HETERO_WIDTHS)
     width = pathologies.matched_width()
     assert budget == 4465 and width == 14
-    assert pathologies.M * pathologies.mlp_parameters(width) <= budget < pathologies.M * pathologies.mlp_parameters(width + 1)
+    total = pathologies.M * pathologies.mlp_parameters(width)
+    assert total == 4240 <= budget < pathologies.M * pathologies.mlp_parameters(width + 1)
 
 
 def test_regime_holds_on_a_short_testbed(short):

@@ -248,5 +248,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="aware-vs-flat",
-    trial_seconds=13.0,
+    trial_seconds=10.0,
 )

@@ -202,5 +202,5 @@ REPRODUCTION = Reproduction(
     quick_trials=10,
     full_trials=20,
     headline="xmbr-vs-mbr-equal-calls",
-    trial_seconds=4.0,
+    trial_seconds=1.0,
 )

@@ -180,5 +180,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="low-capacity-diversity-helps",
-    trial_seconds=11.0,
+    trial_seconds=10.0,
 )

@@ -165,7 +165,8 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
             "first_sample_test": acc_first_te, "distill_calls_ratio": 1.0 / S.shape[2],
             "max_tpr_tnr_error": err, "always_yes_filtered": filtered_always_yes,
             "kept": [int(k) for k in w.kept_verifiers_],
-            "latent_tau1_weaver": float(lw.mean()), "latent_tau1_naive": float(ln.mean()), "latent_tau1_oracle": lp.oracle(),
+            "latent_tau1_weaver": float(lw.mean()), "latent_tau1_naive": float(ln.mean()),
+            "latent_tau1_oracle": lp.oracle(),
         },
     )
 
@@ -182,8 +183,8 @@ REPRODUCTION = Reproduction(
                   "of Weaver's accuracy (GPQA-Diamond: Weaver 66.4 %, distilled 65.3 %)."),
     setup=("Simulated candidate pools: 300 queries x 10 candidates, per-query P(correct) ~ Beta(1.2, 1.5), "
            "distractors ~ Dirichlet(0.5); 12 weak simulated verifiers (binary, reward, exp-reward, Likert, "
-           "always-yes; WEAK_VERIFIERS); Weaver with the library defaults (minmax + class-balance threshold + filter 'all', "
-           "no MV pseudo-verifier; class balance from labels), label model lr 0.01 x 500 epochs; supervised LR "
+           "always-yes; WEAK_VERIFIERS); Weaver with the library defaults (minmax + class-balance threshold + "
+           "filter 'all', no MV pseudo-verifier; class balance from labels), label model lr 0.01 x 500 epochs; supervised LR "
            "and distillation on a 50/50 query split; distiller MLP [x, r, x*r] -> 64 -> 64 -> 1; "
            "a trial = one testbed seed."),
     checks=(
@@ -210,5 +211,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="weaver-vs-naive",
-    trial_seconds=17.0,
+    trial_seconds=4.0,
 )
