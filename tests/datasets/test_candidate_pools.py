@@ -3,6 +3,7 @@ import pytest
 
 from diversa.datasets.candidate_pools import (
     DEFAULT_VERIFIERS,
+    WEAK_VERIFIERS,
     SimulatedJudge,
     SimulatedRewardModel,
     make_candidate_pools,
@@ -78,6 +79,21 @@ def test_simulate_verifiers_formats_and_accuracy():
     assert kinds["always_yes"]["tpr"] > 0.93 and kinds["always_yes"]["tnr"] < 0.07
     _adv, _ = simulate_verifiers(p, [{"kind": "adversarial", "a": 1.0}], random_state=0)
     assert _[0]["auc_true"] < 0.5
+
+
+def test_weak_suite_leaves_a_gap_to_pass_at_n_that_the_default_suite_does_not():
+    # Selection only compares candidates of one query, where the per-query offsets cancel: the default
+    # strong verifiers rank almost perfectly, the weak suite's best verifier stays well below pass@N.
+    gaps = {"default": [], "weak": []}
+    for seed in range(3):
+        p = make_candidate_pools(n_queries=300, generator="simple", n_modes=5, random_state=seed)
+        for name, suite in (("default", DEFAULT_VERIFIERS), ("weak", WEAK_VERIFIERS)):
+            S, _ = simulate_verifiers(p, suite, random_state=seed)
+            picked = p.correct[np.arange(300)[:, None], np.argmax(S, axis=1)]  # (Q, V): each verifier's pick
+            gaps[name].append(p.oracle() - picked.mean(axis=0).max())
+    assert max(gaps["default"]) < 0.03
+    assert min(gaps["weak"]) > 0.06
+    assert [v["kind"] for v in WEAK_VERIFIERS] == [v["kind"] for v in DEFAULT_VERIFIERS]
 
 
 def test_reward_model_and_judge_count_calls():

@@ -32,8 +32,25 @@ def test_weaver_beats_naive_and_majority_and_filters_always_yes(data):
     assert 9 not in w.kept_verifiers_                   # always-yes filtered
     scores = w.score_candidates(S, p.answers)
     assert scores.shape == (300, 10) and np.all((scores >= 0) & (scores <= 1))
+    with_mv = WeaverAggregator(mv_as_verifier=True, random_state=0).fit(S, p.answers, p.correct)
+    assert with_mv.verifier_names_[-1] == "majority_vote"
     with pytest.raises(ValueError, match="answers"):
-        w.score_candidates(S)
+        with_mv.score_candidates(S)
+
+
+def test_default_without_majority_vote_verifier_selects_at_least_as_well():
+    # The evidence behind mv_as_verifier=False (module docstring): on fresh pools of the testbed the
+    # pseudo-verifier costs about a point. Fails if it helps on average or the default flips back.
+    diffs = []
+    for seed in range(200, 206):
+        p = make_candidate_pools(n_queries=300, n_candidates=10, n_modes=5, generator="simple", random_state=seed)
+        S, _ = simulate_verifiers(p, random_state=seed)
+        default = WeaverAggregator(random_state=seed).fit(S, p.answers, p.correct)
+        with_mv = WeaverAggregator(mv_as_verifier=True, random_state=seed).fit(S, p.answers, p.correct)
+        assert "majority_vote" not in default.verifier_names_
+        diffs.append(selection_accuracy(p.correct, default.select(S, p.answers))
+                     - selection_accuracy(p.correct, with_mv.select(S, p.answers)))
+    assert np.mean(diffs) > 0 and min(diffs) >= -0.01
 
 
 def test_weaver_estimates_close_to_truth(data):
