@@ -323,8 +323,8 @@ REPRODUCTION = Reproduction(
            "(quick: 10000); stratified 80/20 split per seed; FOLD-SE (ratio 0.5, tail 0.005) vs FOLD-R++ "
            "(same code, information gain, tail 0), RIPPER (wittgenstein), decision tree, HistGB, MLP; quick "
            "gives RIPPER <= 5000 (the spec's cap) and the MLP <= 600 training rows; fit time is process CPU "
-           "time; accuracy margins 2 points (FOLD-R++) and 3 (HistGB) as non-inferiority. Our FOLD-SE = FOLD-R++ core + Gini + tail "
-           "pruning, as publicly described (FOLD-SE's code is closed)."),
+           "time; accuracy margins 2 points (FOLD-R++) and 3 (HistGB) as non-inferiority. Our FOLD-SE = "
+           "FOLD-R++ core + Gini + tail pruning, as publicly described (FOLD-SE's code is closed)."),
     checks=(
         Check("rules-vs-foldrpp", "rules (mean over synthetic sizes)", "FOLD-R++", "FOLD-SE", "less",
               "FOLD-SE learns several times fewer rules than FOLD-R++",

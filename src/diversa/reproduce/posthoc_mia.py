@@ -275,7 +275,8 @@ REPRODUCTION = Reproduction(
     setup=("A unit = a fresh TemporalTextWorld (40 function words, 12 drifting topics, 150 entities born over "
            "time) with its own seed and a drift speed s ~ U(0.5, 1.5) dividing the spec's topic width 0.12 and "
            "entity recency 0.15 (s = 1 is the spec's world); cut-off 0.5; bag-of-words: "
-           "CountVectorizer(min_df=0.05) + RF(100 trees, depth 2, leaf 5), 5-fold stratified, 300 docs/side (quick) or 500 (full); RDD h in 0.4..0.02, placebo cut-offs 0.46/0.54; "
+           "CountVectorizer(min_df=0.05) + RF(100 trees, depth 2, leaf 5), 5-fold stratified, 300 docs/side "
+           "(quick) or 500 (full); RDD h in 0.4..0.02, placebo cut-offs 0.46/0.54; "
            "tiny causal transformer (2x64, 2 heads) trained 2 epochs on 900 docs, loss attack AUC."),
     checks=(
         Check("bow-posthoc-vs-randomized", "bag-of-words AUC", "randomized split", "post-hoc split", "greater",

@@ -479,7 +479,8 @@ def run_trial_with(seed: int, sizes: Sizes) -> TrialResult:
         "normal-ci-converges": (coverage_gap["n=30"], coverage_gap["n=300"]),
     }
     diagnostics = {
-        "E1_type_I_rates": e1, "E1_spec_seed_pair_null_rates": e1_seed_pairs, "E2_rates": e2, "E2_bound": bound, "E3_estimate_minus_truth": e3,
+        "E1_type_I_rates": e1, "E1_spec_seed_pair_null_rates": e1_seed_pairs, "E2_rates": e2, "E2_bound": bound,
+        "E3_estimate_minus_truth": e3,
         "E4_estimate_minus_truth": e4, "E5_coverage": e5,
         "sizes": {k: v for k, v in sizes.__dict__.items()},
     }
@@ -536,7 +537,8 @@ REPRODUCTION = Reproduction(
               "less", "McNemar's test keeps alpha when two fixed models have equal accuracy",
               "acceptable Type I error (Dietterich 1998); prototype 0.035", kind="mechanism"),
         Check("mcnemar-exact-controlled", "model-level Type I error rate", "0.05 + 2 SE", "McNemar exact", "less",
-              "the exact McNemar test keeps alpha for fixed models of equal accuracy", "prototype 0.036", kind="mechanism"),
+              "the exact McNemar test keeps alpha for fixed models of equal accuracy", "prototype 0.036",
+              kind="mechanism"),
         Check("cochran-q-controlled", "model-level Type I error rate", "0.05 + 2 SE", "Cochran's Q (3 models)",
               "less", "Cochran's Q keeps alpha for three fixed models of equal accuracy",
               "omnibus test recommended before pairwise McNemar; prototype ~0.05", kind="mechanism"),
