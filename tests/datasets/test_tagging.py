@@ -52,3 +52,38 @@ def test_bad_arguments_name_themselves():
         make_tagging_data(5, flip=1.5)
     with pytest.raises(ValueError, match="entity_rate"):
         make_tagging_data(5, entity_rate=-0.1)
+    with pytest.raises(ValueError, match="ambiguity"):
+        make_tagging_data(5, ambiguity=1.2)
+
+
+def test_ambiguous_weak_entities_are_positive_at_their_declared_rates():
+    tokens, labels, mask = make_tagging_data(6000, flip=0.0, seed=2, ambiguity=0.5)
+    trigger = (tokens >= 31) & (tokens <= 40)
+    after_trigger = np.zeros_like(trigger)
+    after_trigger[:, 1:] = trigger[:, :-1]
+    assert labels[(tokens >= 1) & (tokens <= 15)].all()  # strong entities stay positive
+    rates = [labels[(tokens == k) & ~after_trigger & mask].mean() for k in range(16, 31)]
+    expected = 0.5 * (np.arange(15) + 0.5) / 15
+    np.testing.assert_allclose(rates, expected, atol=0.05)
+    assert np.corrcoef(rates, expected)[0, 1] > 0.9
+
+
+def test_ambiguity_puts_positives_below_a_half_posterior():
+    # The Bayes decision at 0.5 (strong entities and weak ones after a trigger) misses the
+    # ambiguous positives: its recall falls well below its precision, unlike the clean task.
+    def recall_and_precision(ambiguity):
+        tokens, labels, mask = make_tagging_data(4000, seed=3, ambiguity=ambiguity)
+        trigger = (tokens >= 31) & (tokens <= 40)
+        after_trigger = np.zeros_like(trigger)
+        after_trigger[:, 1:] = trigger[:, :-1]
+        decided = (((tokens >= 1) & (tokens <= 15)) | ((tokens >= 16) & (tokens <= 30) & after_trigger)) & mask
+        hits = (decided & (labels == 1)).sum()
+        return hits / labels[mask].sum(), hits / decided.sum()
+
+    recall, precision = recall_and_precision(0.5)
+    assert recall < precision - 0.1
+    recall, precision = recall_and_precision(0.0)
+    assert abs(recall - precision) < 0.03
+    # the default keeps the deterministic rule's data exactly
+    assert all(np.array_equal(a, b) for a, b in zip(make_tagging_data(50, seed=1),
+                                                    make_tagging_data(50, seed=1, ambiguity=0.0)))

@@ -17,14 +17,14 @@ from diversa.evaluate.static_rankings import (
     static_rankings,
 )
 from diversa.evaluate.tournament import (
+    PAIRINGS,
     SwissCSD,
     bootstrap_rank_intervals,
     csd_expected_win_score,
     failure_sensitivity,
+    periodic_elimination,
     win_tensor,
 )
-
-PAIRINGS = ("within_group", "float")
 
 
 def total_order(n_models, n_benchmarks):
@@ -291,6 +291,17 @@ def test_elimination_schedule_vector_and_last_round_ignored():
     none = SwissCSD(n_sims=2_000, random_state=0).fit(scores)
     np.testing.assert_array_equal(last_only.expected_win_score_, none.expected_win_score_)
     np.testing.assert_array_equal(last_only.schedule_, [0, 0, 0, 0])
+
+
+def test_periodic_elimination_schedule():
+    np.testing.assert_array_equal(periodic_elimination(7), [1, 0, 1, 0, 1, 0, 0])
+    np.testing.assert_array_equal(periodic_elimination(6, every=3, count=2, first=2), [0, 2, 0, 0, 2, 0])
+    assert periodic_elimination(38).sum() == 19  # 29 models keep 10 > min_active
+    fit = SwissCSD(n_sims=500, elimination=periodic_elimination(4), random_state=0).fit(
+        np.random.default_rng(1).random((6, 4)))
+    np.testing.assert_array_equal(fit.schedule_, [1, 0, 1, 0])
+    with pytest.raises(ValueError, match="every"):
+        periodic_elimination(5, every=0)
 
 
 def test_failure_sensitivity_separates_generalist_from_specialist():

@@ -1,61 +1,80 @@
-"""The swiss-csd reproduction: one reduced trial returns a sane pair for every check."""
+"""The swiss-csd reproduction: fresh leaderboards, its regime and mechanisms on short units, the verdict path."""
 
-import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from diversa.reproduce import registry, swiss_csd
+from diversa.reproduce.runner import summarize
 
 
 @pytest.fixture
-def reduced(monkeypatch):
-    """Fewer tournaments and a small stand-in for the 26-second classifier leaderboard."""
+def short(monkeypatch):
+    """Fewer tournaments and a small stand-in for the classifier leaderboard of trial 0's diagnostics."""
     rng = np.random.default_rng(0)
     stand_in = (rng.uniform(0.5, 1.0, (10, 13)), tuple(f"clf{i}" for i in range(10)),
                 tuple(f"data{k}" for k in range(13)))
     monkeypatch.setattr(swiss_csd, "real_leaderboard", lambda: stand_in)
-    monkeypatch.setitem(swiss_csd.N_SIMS, True, 2_000)
+    monkeypatch.setitem(swiss_csd.N_SIMS, True, 3_000)
     monkeypatch.setitem(swiss_csd.BOOTSTRAP_REPS, True, 4)
     monkeypatch.setattr(swiss_csd, "BOOTSTRAP_SIMS", 300)
 
 
-def test_trial_returns_a_finite_pair_for_every_check(reduced):
-    result = swiss_csd.run_trial(0, quick=True)
-    names = {check.name for check in swiss_csd.REPRODUCTION.checks}
-    assert set(result.pairs) == names
-    assert all(len(pair) == 2 and all(math.isfinite(v) for v in pair) for pair in result.pairs.values())
-    m = swiss_csd.N_MODELS
-    for name in ("outlier-robustness", "outlier-robustness-real"):
-        assert all(-m <= drop <= m for drop in result.pairs[name])
-    assert all(0 <= rho <= 2 for rho in result.pairs["failure-sensitivity"])
-    assert all(1 <= rank <= m for rank in result.pairs["path-dependence"])
-    assert all(-1 <= tau <= 1 for tau in result.pairs["mc-stability"] + result.pairs["distinct-from-mean"])
-    assert result.pairs["mc-precision"][0] == swiss_csd.MC_SE_TARGET[True]
-    assert 0 < result.pairs["mc-precision"][1] < 1
-    real = result.diagnostics["real_data"]
-    assert len(real["within_group"]["rank"]) == 10
-    low, high = real["float"]["rank_90ci"]
-    assert all(a <= b for a, b in zip(low, high))
-
-
-def test_synthetic_leaderboard_plants_generalists_and_specialists():
-    scores = swiss_csd.synthetic_leaderboard(3)
-    assert scores.shape == (29, 38) and np.all((scores > 0) & (scores < 1))
+def test_each_unit_draws_a_fresh_leaderboard_and_only_its_twin_is_planted():
+    plain, planted = swiss_csd.synthetic_leaderboard(3, planted=False), swiss_csd.synthetic_leaderboard(3)
+    assert plain.shape == (29, 38)
+    assert not np.allclose(plain, swiss_csd.synthetic_leaderboard(4, planted=False))
+    np.testing.assert_array_equal(plain[6:], planted[6:])  # the same stream; only the planted rows differ
+    assert not np.allclose(plain[:6], planted[:6])
     early, late = slice(0, 20), slice(20, 38)
     specialists, generalists = list(swiss_csd.SPECIALISTS), list(swiss_csd.GENERALISTS)
-    assert scores[specialists, late].mean() > scores[specialists, early].mean() + 0.3
-    assert abs(scores[generalists, late].mean() - scores[generalists, early].mean()) < 0.15
-    np.testing.assert_array_equal(scores, swiss_csd.synthetic_leaderboard(3))
+    assert planted[specialists, late].mean() > planted[specialists, early].mean() + 0.3
+    assert abs(planted[generalists, late].mean() - planted[generalists, early].mean()) < 0.15
 
 
-def test_outlier_drops_and_zero_out():
+def test_short_units_are_in_regime_and_show_the_mechanisms(short):
+    # Each could fail: a zeroing that leaves the average unmoved, specialists that keep their wins under
+    # elimination, Monte Carlo rankings no more stable than single tournaments.
+    for seed in (1, 2):
+        pairs = swiss_csd.run_trial(seed, quick=True).pairs
+        assert pairs["outlier-moves-average"][1] > 0
+        generalists, specialists = pairs["failure-sensitivity"]
+        assert specialists < generalists
+        single, many = pairs["mc-stability"]
+        assert single < many
+
+
+def test_real_leaderboard_diagnostics_on_trial_zero(short):
+    real = swiss_csd.run_trial(0, quick=True).diagnostics["real_data"]
+    low, high = real["float"]["rank_90ci"]
+    assert all(a <= b for a, b in zip(low, high))
+    assert len(real["outlier"]["cases"]) == swiss_csd.OUTLIER_CASES
+
+
+def test_a_ranking_that_is_the_average_is_not_called_robust(short, monkeypatch):
+    """Replace CSD by the mean score itself: the same drops, so the headline must not be supported."""
+    def average_as_csd(scores, pairing, quick, seed, **kwargs):
+        return SimpleNamespace(expected_win_score_=np.asarray(scores).mean(axis=1),
+                               mc_se_=np.zeros(len(scores)))
+
+    monkeypatch.setattr(swiss_csd, "_csd", average_as_csd)
+    trials = {seed: swiss_csd.run_trial(seed, quick=True) for seed in range(1, 9)}
+    result = summarize(swiss_csd.REPRODUCTION, True, trials)
+    assert result.verdict == "inconclusive"
+    assert result.headline.evidence.mean_diff == 0.0
+    regime = next(c for c in result.checks if c.check.name == "outlier-moves-average")
+    assert regime.outcome == "pass"
+
+
+def test_outlier_drops_on_a_hand_computed_leaderboard():
     scores = np.linspace(1.0, 0.1, 8)[:, None] + np.zeros((8, 6))
     zeroed = swiss_csd.zero_out(scores, 2, [0, 3])
     assert zeroed[2, 0] == zeroed[2, 3] == 0.0 and scores[2, 0] > 0
     drops = swiss_csd.outlier_drops(scores, 2, [0, 3], quick=True, seed=0)
+    # mean 0.743 -> 0.495 passes model 3 (0.614) but stays above model 4 (0.486): one place down
+    assert drops["mean_score"] == 1.0
     assert set(drops) == {"within_group", "float", "mean_score", "mean_rank"}
-    assert drops["mean_score"] > 0
 
 
 def test_failed_fit_scores_zero():
@@ -67,7 +86,8 @@ def test_failed_fit_scores_zero():
     assert swiss_csd._fold_accuracy(QuadraticDiscriminantAnalysis(), X, y, idx, idx) == 0.0
 
 
-def test_registered_and_discoverable():
+def test_registered_with_one_headline_and_independent_units():
     reproduction = registry.get("swiss-csd")
-    assert reproduction is swiss_csd.REPRODUCTION
-    assert reproduction.arxiv == "2512.21010" and reproduction.quick_trials >= 5
+    assert reproduction is swiss_csd.REPRODUCTION and reproduction.unit.kind == "independent"
+    assert reproduction.headline == "outlier-robustness"
+    assert {c.name for c in reproduction.checks_of_kind("claim")} == {"outlier-robustness"}

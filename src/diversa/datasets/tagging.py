@@ -15,6 +15,15 @@ iff it is an entity token AND (it is strong OR the previous token is a
 trigger). A fraction ``flip`` of the positive labels is then flipped to
 negative (label noise). About 4% of tokens end up positive.
 
+Overlapping cues (``ambiguity`` a > 0): a weak entity without a trigger is
+also positive, with a probability of its own, ``a (j + 1/2) / n_weak`` for
+the j-th weak id, spread evenly over (0, a), like words that are names in
+only some of their uses. With a <= 1/2 these words are positive less often
+than not, so a calibrated model (cross-entropy) puts them below a 0.5
+threshold although they hold a share of the positives: its recall at 0.5
+falls below its precision, the under-prediction of positives under
+imbalance that Dice loss targets. ``ambiguity=0`` is the deterministic rule.
+
 RESOLUTION: the spec gives no sequence-length distribution but applies a
 padding mask to every loss; lengths here are uniform in ``[ceil(L/2), L]``.
 """
@@ -61,6 +70,7 @@ def make_tagging_data(
     seed=None,
     *,
     entity_rate: float = 0.08,
+    ambiguity: float = 0.0,
 ) -> TaggingData:
     """Imbalanced binary token tagging whose labels need one token of left context.
 
@@ -74,6 +84,8 @@ def make_tagging_data(
     flip : fraction of positive labels flipped to negative (noise).
     seed : None, int or RandomState; the output is a pure function of it.
     entity_rate : probability that a position holds an entity token.
+    ambiguity : largest probability that a weak entity without a trigger is
+        positive (per-id probabilities spread evenly over (0, ambiguity)).
 
     Returns
     -------
@@ -97,6 +109,7 @@ def make_tagging_data(
                          f"(padding, entities, triggers and at least one ordinary word), got {vocab}.")
     flip = _check_fraction(flip, "flip")
     entity_rate = _check_fraction(entity_rate, "entity_rate")
+    ambiguity = _check_fraction(ambiguity, "ambiguity")
     rng = check_random_state(seed)
 
     lengths = rng.randint((L + 1) // 2, L + 1, size=n_seq)
@@ -110,8 +123,14 @@ def make_tagging_data(
     trigger = (tokens > n_entity) & (tokens <= n_entity + n_trigger)
     after_trigger = np.zeros_like(trigger)
     after_trigger[:, 1:] = trigger[:, :-1]
-    positive = is_entity & (strong | after_trigger) & mask
-    flipped = positive & (rng.random_sample((n_seq, L)) < flip)
+    flip_draw = rng.random_sample((n_seq, L))
+    # drawn after every earlier array, so ambiguity = 0 reproduces the deterministic rule's data exactly
+    alone_rate = np.zeros(vocab)
+    n_weak = n_entity - n_entity // 2
+    alone_rate[n_entity // 2 + 1:n_entity + 1] = ambiguity * (np.arange(n_weak) + 0.5) / n_weak
+    named_alone = is_entity & ~strong & (rng.random_sample((n_seq, L)) < alone_rate[tokens])
+    positive = is_entity & (strong | after_trigger | named_alone) & mask
+    flipped = positive & (flip_draw < flip)
     labels = (positive & ~flipped).astype(np.int64)
     tokens = np.where(mask, tokens, 0).astype(np.int64)
     return TaggingData(tokens, labels, mask)

@@ -52,6 +52,7 @@ from diversa.evaluate.swiss_simulation import (
 )
 
 __all__ = [
+    "PAIRINGS",
     "FailureSensitivity",
     "RankIntervals",
     "SwissCSD",
@@ -59,11 +60,13 @@ __all__ = [
     "bootstrap_rank_intervals",
     "csd_expected_win_score",
     "failure_sensitivity",
+    "periodic_elimination",
     "ranks_of",
     "validate_scores",
     "win_tensor",
 ]
 
+#: The pairing rules of :class:`SwissCSD`: the paper's literal reading first, classic Swiss second.
 PAIRINGS = ("within_group", "float")
 TIES = ("coin", "half", "none")
 
@@ -169,6 +172,24 @@ def _elimination_schedule(elimination, n_rounds: int) -> np.ndarray:
     if not np.issubdtype(schedule.dtype, np.number) or np.any(schedule != np.round(schedule)) or np.any(schedule < 0):
         raise ValueError(f"elimination counts must be non-negative integers, got {schedule.tolist()}.")
     schedule = schedule.astype(np.int64)
+    schedule[-1] = 0
+    return schedule
+
+
+def periodic_elimination(n_rounds: int, every: int = 2, count: int = 1, first: int = 1) -> np.ndarray:
+    """An elimination schedule ``T`` (K,) removing ``count`` models after rounds ``first, first + every, ...``.
+
+    Rounds are 1-based; the last round never eliminates (it would have no
+    effect). With 38 rounds the default eliminates after rounds 1, 3, ..., 37:
+    19 of 29 models, keeping the spec's ``sum T_k < M - 2``
+    (arXiv:2512.21010, Failure Sensitivity Analysis).
+    """
+    n_rounds = _check_int("n_rounds", n_rounds, 1)
+    every = _check_int("every", every, 1)
+    count = _check_int("count", count, 0)
+    first = _check_int("first", first, 1)
+    schedule = np.zeros(n_rounds, dtype=np.int64)
+    schedule[first - 1::every] = count
     schedule[-1] = 0
     return schedule
 

@@ -3,40 +3,74 @@
 Li, Sun, Meng, Liang, Wu, Li, "Dice Loss for Data-imbalanced NLP Tasks",
 ACL 2020, arXiv:1911.02855.
 
-Design (spec ``tabular.md#dice-loss``), one trial = one seed, all losses
-trained from the same initialisation on the same mini-batch order:
+Design (spec ``tabular.md#dice-loss``), one unit = one seed of data and model
+(every task is generated afresh per seed), all losses trained from the same
+initialisation on the same mini-batch order:
 
 * Task A, imbalanced token tagging (:func:`diversa.datasets.tagging.make_tagging_data`,
-  ~4% positive tokens, 2000/500/1000 train/val/test sequences): Embedding(300, 32)
-  -> 1-layer BiGRU(64) -> Linear(128, 1), Adam lr 3e-3, batch 32, 8 epochs,
-  padding mask in every loss.
+  2000/500/1000 train/val/test sequences) with overlapping cues:
+  ``ambiguity=0.5``, i.e. weak entity words are also names without a trigger,
+  each with its own probability spread over (0, 0.5), plus the spec's 2%
+  label noise on positives. About 5% of tokens are positive and about a fifth
+  of the positives sit where the true posterior is below 0.5. Embedding(300,
+  32) -> 1-layer BiGRU(64) -> Linear(128, 1), Adam lr 3e-3, batch 32, 8
+  epochs, padding mask in every loss.
 * Task B, imbalanced binary classification (``make_classification`` with 5%
   positives, 2% label noise, 60/20/20 stratified split, standardised):
   MLP 20-64-64-1, same optimiser and loss set.
-* Task C, negative control: ``load_digits`` (10 balanced classes), MLP
-  64-64-10, cross-entropy vs multi-class DSC, scored by accuracy.
+* Task C, negative control: a balanced 5-class task (``make_classification``
+  with 4,000 rows, 20 features of which 10 informative, 2% label noise, a
+  fresh draw per seed, like SST-5's five balanced classes), MLP 20-64-64-5,
+  cross-entropy vs multi-class DSC, scored by accuracy.
 
-Losses on binary heads: BCE, WBCE (``pos_weight = n_neg/n_pos``), focal loss
-(``g = 2``), plain Dice DL (``alpha = 0``, squared denominator, batch form),
-DSC (``alpha = 0.01``, squared denominator, batch form: the official setting),
-DSC with per-example reduction, and Tversky TL (``a = 0.3``, ``b = 0.7``).
-Quick mode trains BCE, FL, DL and DSC only (the checks need no more); full mode
-trains all seven and reports the others in the diagnostics.
+Why the ambiguity. The paper's gain comes from cross-entropy under-predicting
+positives under imbalance: trained for accuracy, it says "no" wherever a
+positive is less likely than not, and in NER many positives are such
+uncertain mentions (its best F1 scores are 0.82-0.93, far from 1). The spec's
+generator was nearly deterministic (BCE F1 0.97, every positive recoverable),
+so there was nothing to under-predict. ``ambiguity=0.5`` was chosen from that
+regime, before any verdict: the best achievable F1 at a 0.5 threshold is
+about 0.87, inside the paper's range, with about 20% of the positives below
+posterior 0.5. A ``regime`` check states it: BCE's positive recall at 0.5 is
+below its precision (task A, and likewise task B); if not, the F1 claims are
+out of regime.
+
+Losses on binary heads: BCE, WBCE (``pos_weight = n_neg/n_pos``, the fair
+baseline for imbalance), focal loss (``g = 2``), plain Dice DL (``alpha =
+0``, squared denominator, batch form), DSC (``alpha = 0.01``, squared
+denominator, batch form: the official setting), DSC with per-example
+reduction, and Tversky TL (``a = 0.3``, ``b = 0.7``). Quick mode trains BCE,
+WBCE, FL, DL and DSC (every loss a check uses); full mode adds DSC-example
+and TL to the diagnostics.
 
 Metrics: F1 of the positive class at threshold 0.5 (the paper's decision rule),
-F1 at the threshold that maximises validation F1, and the predicted-positive
-rate against the true rate. Deviations from the spec, each stated here:
+F1 at the threshold that maximises validation F1, recall and precision at 0.5,
+and the predicted-positive rate against the true rate. The control claim is an
+equivalence (TOST) of DSC's and CE's accuracy within 1 point: the paper reports
+DSC "not better" on balanced tasks with differences under a point (SST-2 94.90
+vs 94.84, SST-5 55.57 vs 55.19; plain Dice 0.5-0.9 worse; decimals as
+recalled). Deviations from the spec, each stated here:
 
-* The spec runs task C in full mode only, but a reproduction declares the same
-  checks in both modes, so the (cheap) control runs in quick mode too.
+* The spec runs task C in full mode only on digits; a reproduction declares
+  the same checks in both modes, so the (cheap) control runs in quick mode
+  too, on a generated task so that its units are independent like the others.
 * The spec's TL entry gives no reduction; like DL and DSC on binary heads it
   uses the set-level (batch) form here.
-* Trials: 6 quick, 10 full (the spec's 3/5 cannot reach p < 0.05 with the
-  framework's one-sided Wilcoxon test, whose smallest p with 5 pairs is 0.031).
-  To fit six trials into the quick-mode budget, quick mode trains the tagger
-  on 600 sequences instead of 2000 (validation and test sets keep their size).
+* To fit eight units into the quick-mode budget, quick mode trains the
+  tagger on 400 sequences instead of 2000 (validation and test sets keep
+  their size). This was 600 until a first quick run of this design took 289
+  CPU seconds (on a heavily shared machine) with the added WBCE arm; it was
+  cut with the control's 5,000 rows (now 4,000) for the budget alone. That
+  run's verdicts: headline inconclusive (BCE 0.874, DSC 0.859), regime checks
+  passed.
 * Task C trains 20 epochs (the spec does not say; 8 leave the MLP visibly
-  unconverged on digits).
+  unconverged).
+
+Change of design (audit): the tagging task had no ambiguity, WBCE ran in full
+mode only, the control was one-sided ("DSC <= CE + 0.5") on re-split digits.
+The previous quick run found BCE ahead on tagging F1 (0.974 vs 0.946); the
+new task, the WBCE comparison and the equivalence margin were set from the
+paper's regime and numbers, not from that result.
 """
 
 from __future__ import annotations
@@ -44,7 +78,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits, make_classification
+from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -53,19 +87,28 @@ from diversa.datasets.tagging import make_tagging_data
 from diversa.nn.losses import dice_loss, tversky_loss
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 
-#: Task A sizes (sequences) and generator settings (spec).
-TAGGING = {"n_train": 2000, "n_val": 500, "n_test": 1000, "L": 40, "vocab": 300}
+#: Task A sizes (sequences) and generator settings (spec, plus the ambiguity of the paper's regime).
+TAGGING = {"n_train": 2000, "n_val": 500, "n_test": 1000, "L": 40, "vocab": 300, "ambiguity": 0.5}
 #: Task A training sequences in quick mode (the BiGRU dominates the run time).
-QUICK_N_TRAIN = 600
+QUICK_N_TRAIN = 400
 #: Task B data (spec).
 CLASSIFICATION = {"n_samples": 6000, "n_features": 20, "n_informative": 6, "weights": [0.95],
                   "flip_y": 0.02, "class_sep": 0.8}
+#: Task C, the balanced negative control (five classes like SST-5).
+CONTROL = {"n_samples": 4000, "n_features": 20, "n_informative": 10, "n_redundant": 0, "n_classes": 5,
+           "n_clusters_per_class": 1, "flip_y": 0.02, "class_sep": 1.0}
+#: Equivalence margin of the control (accuracy points; see the module docstring).
+CONTROL_MARGIN = 0.01
+#: Control accuracy above which the equivalence would be trivial (both at ceiling).
+CONTROL_CEILING = 0.97
 EPOCHS = 8
 CONTROL_EPOCHS = 20
 BATCH_SIZE = 32
 LEARNING_RATE = 3e-3
-QUICK_LOSSES = ("BCE", "FL", "DL", "DSC")
+QUICK_LOSSES = ("BCE", "WBCE", "FL", "DL", "DSC")
 FULL_LOSSES = ("BCE", "WBCE", "FL", "DL", "DSC", "DSC-example", "TL")
+#: The claims about task A (out of regime when BCE does not under-predict there).
+TAGGING_CLAIMS = ("tagging-f1", "dsc-vs-wbce", "tagging-f1-tuned", "dsc-vs-focal", "dsc-vs-dice")
 
 
 # ----------------------------------------------------------------------------- models
@@ -169,17 +212,27 @@ def best_threshold(y: np.ndarray, prob: np.ndarray) -> float:
     return float(candidates[int(np.argmax(scores))])
 
 
+def recall_precision(y: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Recall and precision of the positive class (0 where undefined)."""
+    tp = float(np.sum(predicted & (y == 1)))
+    positives, predicted_positives = float(np.sum(y == 1)), float(np.sum(predicted))
+    return (tp / positives if positives else 0.0), (tp / predicted_positives if predicted_positives else 0.0)
+
+
 def score(y_val, p_val, y_test, p_test) -> dict[str, float]:
-    """F1 at 0.5, F1 at the validation-tuned threshold, predicted and true positive rates."""
+    """F1, recall and precision at 0.5, F1 at the validation-tuned threshold, predicted and true positive rates."""
     threshold = best_threshold(y_val, p_val)
+    recall, precision = recall_precision(y_test, p_test > 0.5)
     return {"f1": f1(y_test, p_test > 0.5), "f1_tuned": f1(y_test, p_test > threshold), "threshold": threshold,
+            "recall": recall, "precision": precision,
             "pred_rate": float(np.mean(p_test > 0.5)), "true_rate": float(np.mean(y_test))}
 
 
 def run_tagging(seed: int, losses, n_train: int = TAGGING["n_train"]) -> dict[str, dict[str, float]]:
     """Task A: every loss in ``losses`` on one draw of the tagging data."""
     sizes = (n_train, TAGGING["n_val"], TAGGING["n_test"])
-    data = make_tagging_data(sum(sizes), L=TAGGING["L"], vocab=TAGGING["vocab"], seed=seed)
+    data = make_tagging_data(sum(sizes), L=TAGGING["L"], vocab=TAGGING["vocab"], seed=seed,
+                             ambiguity=TAGGING["ambiguity"])
     tokens, labels, mask = (torch.as_tensor(a) for a in data)
     train_ids, val_ids, test_ids = torch.arange(sum(sizes)).split(sizes)
     y_train = labels[train_ids][mask[train_ids]]
@@ -225,8 +278,8 @@ def run_classification(seed: int, losses) -> dict[str, dict[str, float]]:
 
 
 def run_control(seed: int) -> dict[str, float]:
-    """Task C: test accuracy of cross-entropy and multi-class DSC on the balanced digits task."""
-    X, y = load_digits(return_X_y=True)
+    """Task C: test accuracy of cross-entropy and multi-class DSC on a fresh balanced 5-class task."""
+    X, y = make_classification(random_state=seed, **CONTROL)
     X_train, _, X_test, y_train, _, y_test = _split(X, y, seed)
     target = torch.as_tensor(y_train)
     everywhere = torch.ones(len(y_train), dtype=torch.bool)
@@ -237,7 +290,8 @@ def run_control(seed: int) -> dict[str, float]:
     accuracy = {}
     for name, objective in objectives.items():
         torch.manual_seed(seed)
-        model = train(mlp(X.shape[1], 10), X_train, target, everywhere, objective, seed=seed, epochs=CONTROL_EPOCHS)
+        model = train(mlp(X.shape[1], CONTROL["n_classes"]), X_train, target, everywhere, objective, seed=seed,
+                      epochs=CONTROL_EPOCHS)
         model.eval()
         with torch.no_grad():
             accuracy[name] = float((model(X_test).argmax(-1).numpy() == y_test).mean())
@@ -254,12 +308,17 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     return TrialResult(
         pairs={
             "tagging-f1": (tagging["BCE"]["f1"], tagging["DSC"]["f1"]),
-            "classification-f1": (classification["BCE"]["f1"], classification["DSC"]["f1"]),
+            "dsc-vs-wbce": (tagging["WBCE"]["f1"], tagging["DSC"]["f1"]),
             "tagging-f1-tuned": (tagging["BCE"]["f1_tuned"], tagging["DSC"]["f1_tuned"]),
-            "positive-rate-gap": (gap["BCE"], gap["DSC"]),
+            "classification-f1": (classification["BCE"]["f1"], classification["DSC"]["f1"]),
             "dsc-vs-focal": (tagging["FL"]["f1"], tagging["DSC"]["f1"]),
             "dsc-vs-dice": (tagging["DL"]["f1"], tagging["DSC"]["f1"]),
-            "accuracy-control": (control["CE"] + 0.005, control["DSC"]),
+            "accuracy-control": (control["CE"], control["DSC"]),
+            "bce-underpredicts-tagging": (tagging["BCE"]["recall"], tagging["BCE"]["precision"]),
+            "bce-underpredicts-classification": (classification["BCE"]["recall"],
+                                                 classification["BCE"]["precision"]),
+            "control-off-ceiling": (CONTROL_CEILING, control["CE"]),
+            "positive-rate-gap": (gap["BCE"], gap["DSC"]),
         },
         diagnostics={"tagging": tagging, "classification": classification, "control_accuracy": control},
     )
@@ -276,30 +335,45 @@ REPRODUCTION = Reproduction(
                   "OntoNotes4 82.11 -> 84.47; POS CTB5 96.06 -> 97.92; MRPC 88.0 -> 88.92, QQP 91.3 -> 92.11 "
                   "(DSC > DL > FL > CE typical); SST-2 accuracy 94.90 (CE) vs 94.84 (DSC). "
                   "Decimals as recalled, unverified."),
-    setup=("A: synthetic tagging (~4% positive tokens, a positive needs one token of context), BiGRU tagger; "
-           "B: make_classification with 5% positives, MLP 20-64-64-1; C: digits, MLP 64-64-10. Adam 3e-3, "
-           "batch 32, 8 epochs (C: 20); same init and batch order for every loss; DSC alpha=0.01, smooth=1, "
-           "squared denominator, batch form on binary heads; F1 on the test split, threshold 0.5 unless tuned."),
+    setup=("A: synthetic tagging (~5% positive tokens, a positive needs one token of context; overlapping cues: "
+           "weak entity words are names on their own with probabilities spread over (0, 0.5), plus 2% label "
+           "noise), BiGRU tagger, 400 training sequences in quick mode; B: make_classification with 5% positives, "
+           "MLP 20-64-64-1; C: balanced 5-class make_classification, MLP 20-64-64-5. Adam 3e-3, batch 32, 8 "
+           "epochs (C: 20); same init and batch order for every loss; DSC alpha=0.01, smooth=1, squared "
+           "denominator, batch form on binary heads; WBCE pos_weight = n_neg/n_pos; F1 on the test split, "
+           "threshold 0.5 unless tuned on validation; a unit = one seed of every task."),
     checks=(
         Check("tagging-f1", "token F1 @0.5 (task A)", "BCE", "DSC", "greater",
-              "DSC gives a higher tagging F1 than cross-entropy",
-              "NER +0.3 to +2.4 F1, POS +1.8 to +2.2"),
-        Check("classification-f1", "F1 @0.5 (task B)", "BCE", "DSC", "greater",
-              "DSC gives a higher F1 than cross-entropy on imbalanced classification",
-              "MRPC +0.9, QQP +0.8 F1"),
+              "DSC gives a higher tagging F1 than cross-entropy", "NER +0.3 to +2.4 F1, POS +1.8 to +2.2"),
+        Check("dsc-vs-wbce", "token F1 @0.5 (task A)", "weighted BCE", "DSC", "greater",
+              "DSC beats cross-entropy re-weighted for the imbalance (the fair baseline)",
+              "the paper lists WCE among the losses; DSC best on NER"),
         Check("tagging-f1-tuned", "token F1 @val-tuned threshold (task A)", "BCE", "DSC", "greater",
               "the F1 gain survives tuning the decision threshold on validation data",
               "not tested in the paper (it predicts at 0.5)"),
-        Check("positive-rate-gap", "|predicted - true positive rate| (task A)", "BCE", "DSC", "less",
-              "DSC's 0.5-threshold decisions match the true positive rate more closely (F1-aligned)",
-              "mechanism stated in the paper, not measured", kind="mechanism"),
+        Check("classification-f1", "F1 @0.5 (task B)", "BCE", "DSC", "greater",
+              "DSC gives a higher F1 than cross-entropy on imbalanced classification", "MRPC +0.9, QQP +0.8 F1"),
         Check("dsc-vs-focal", "token F1 @0.5 (task A)", "FL", "DSC", "greater",
               "DSC beats focal loss", "DSC > FL on every NER data set"),
         Check("dsc-vs-dice", "token F1 @0.5 (task A)", "DL", "DSC", "greater",
               "the self-adjusting factor adds to plain Dice", "DSC > DL on every NER data set"),
-        Check("accuracy-control", "digits accuracy (task C)", "CE + 0.005", "DSC", "less",
-              "on a balanced accuracy task DSC is no better than cross-entropy (+0.5 point margin)",
-              "SST-2 94.90 CE vs 94.84 DSC"),
+        Check("accuracy-control", "accuracy (task C, balanced 5 classes)", "CE", "DSC", "equivalent",
+              "on a balanced accuracy task DSC is no better than cross-entropy: equal within 1 point (TOST; the "
+              "paper's balanced-task differences are all under 1 point)",
+              "SST-2 94.90 CE vs 94.84 DSC; SST-5 55.57 vs 55.19", margin=CONTROL_MARGIN),
+        Check("bce-underpredicts-tagging", "BCE @0.5 on task A: recall vs precision", "recall", "precision",
+              "greater", "cross-entropy under-predicts positives at 0.5 (recall below precision), the regime of "
+              "the paper's gain", "neg:pos up to 170:1 in NER; CE is accuracy-oriented", kind="regime",
+              applies_to=TAGGING_CLAIMS),
+        Check("bce-underpredicts-classification", "BCE @0.5 on task B: recall vs precision", "recall", "precision",
+              "greater", "the same on the imbalanced classification task", "QQP made more imbalanced: larger gain",
+              kind="regime", applies_to=("classification-f1",)),
+        Check("control-off-ceiling", "CE accuracy (task C)", "ceiling 0.97", "CE", "less",
+              "the control task is not solved perfectly, so equal accuracy is informative", "SST-2 ~0.95, SST-5 ~0.55",
+              kind="regime", applies_to=("accuracy-control",)),
+        Check("positive-rate-gap", "|predicted - true positive rate| (task A)", "BCE", "DSC", "less",
+              "DSC's 0.5-threshold decisions match the true positive rate more closely (F1-aligned)",
+              "mechanism stated in the paper, not measured", kind="mechanism"),
     ),
     run_trial=run_trial,
     quick_trials=8,

@@ -22,9 +22,35 @@ left, the majority class as default), ``DecisionTreeClassifier``,
 ``MLPClassifier(max_iter=300)``. The numeric-only learners get median
 imputation and one-hot encoding of the string columns (standardised for the
 MLP); RIPPER gets median-imputed numbers and its own discretisation. Quick
-mode gives RIPPER and the MLP only training sets of at most 1500 and 600
-rows (the spec caps RIPPER at 5000; on this 2-core budget RIPPER alone needs
-3-20 s at 4000 rows, so the quick cap is lower; the MLP enters no check).
+mode gives RIPPER only training sets of at most 5000 rows (the spec's cap:
+RIPPER needs about 4 CPU seconds at 4000 rows but 40 at 8000, more than the
+whole quick budget allows over 8 units), so it skips the largest synthetic
+set there; full mode runs it on everything. Because the claim "fewer rules
+than RIPPER" is about large data, where RIPPER needs tens of rules, a regime
+check asks that RIPPER's mean rule count on the data it ran on is at least
+10; below that the comparison is out of regime. The MLP (at most 600 rows in
+quick mode) enters no check.
+
+Units: every trial re-splits the three fixed real data sets (the synthetic
+sets are drawn afresh), so units are ``resampled`` and every check uses the
+Nadeau-Bengio corrected t-test with n_test / n_train = 0.25 (conservative for
+the checks that use only synthetic data).
+
+Margins (non-inferiority, in accuracy points, declared in the checks):
+2 points against FOLD-R++ (the spec: "within ~2 points"; FOLD-SE is FOLD-R++
+with another heuristic and pruning) and 3 points against HistGB, the
+XGBoost stand-in: the paper says "competitive with XGBoost", and the
+authors' group quantifies that trade-off as an average accuracy loss of up
+to about 3 points (Murthy et al. 2025, arXiv:2509.18139); the spec's range
+is 2-5. Speed is process CPU time of the fit (``time.process_time``), so
+parallel trials on a shared machine do not distort it.
+
+Change of design (audit): RIPPER was capped at 1500 rows in quick mode with
+no regime check; the HistGB margin was 5 points and both margins were baked
+into the baseline values; speed was wall time. The previous quick run had
+all 9 checks supported (FOLD-SE 4.4-6.6 points below HistGB on the
+synthetic sets alone). The 3-point margin comes from the reason above, not
+from that result.
 
 Our FOLD-SE is FOLD-R++'s core with the Gini heuristic and long-tail pruning,
 as described publicly; FOLD-SE's own code is closed (see
@@ -56,12 +82,14 @@ from diversa.reproduce.registry import Check, Reproduction, TrialResult, resampl
 #: Sizes of the synthetic mixed data sets (full, quick).
 SYNTHETIC_SIZES = (1000, 5000, 20000)
 SYNTHETIC_SIZES_QUICK = (1000, 5000, 10000)
-#: Largest training data RIPPER / the MLP get in quick mode (None: no limit).
-RIPPER_MAX_ROWS_QUICK = 1500
+#: Largest training data RIPPER / the MLP get in quick mode (None: no limit; RIPPER's is the spec's).
+RIPPER_MAX_ROWS_QUICK = 5000
 MLP_MAX_ROWS_QUICK = 600
-#: Non-inferiority margins of the accuracy checks (spec: ~2 points of FOLD-R++, ~2-5 of HistGB).
+#: Non-inferiority margins of the accuracy checks (reasons in the module docstring).
 MARGIN_FOLDRPP = 0.02
-MARGIN_HISTGB = 0.05
+MARGIN_HISTGB = 0.03
+#: RIPPER's rule count that marks the large-data regime of the claim ("tens of rules").
+RIPPER_LARGE_DATA_RULES = 10.0
 METHODS = ("FOLD-SE", "FOLD-R++", "RIPPER", "tree", "HistGB", "MLP")
 
 
@@ -211,14 +239,14 @@ def evaluate_methods(X_train, X_test, y_train, y_test, seed: int, with_ripper: b
         models["MLP"] = encoded_pipeline(MLPClassifier(max_iter=300, random_state=seed), X_train, scale=True)
     results = {}
     for name, model in models.items():
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time of this process: contention from parallel trials does not count
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MLP convergence warnings at max_iter
             model.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         prediction = model.predict(X_test)
         row = {"accuracy": float(accuracy_score(y_test, prediction)),
-               "macro_f1": float(f1_score(y_test, prediction, average="macro")), "fit_s": seconds}
+               "macro_f1": float(f1_score(y_test, prediction, average="macro")), "fit_cpu_s": seconds}
         if name in ("FOLD-SE", "FOLD-R++", "RIPPER"):
             row["n_rules"], row["n_literals"] = int(model.n_rules_), int(model.n_literals_)
         elif name == "tree":
@@ -261,11 +289,12 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         "rules-growth": (_slope(sizes, foldrpp_rules), _slope(sizes, fold_se_rules)),
         "rules-single-digit": (10.0, float(per_dataset[largest]["FOLD-SE"]["n_rules"])),
         "rules-vs-ripper": (mean("RIPPER", "n_rules", with_ripper), mean("FOLD-SE", "n_rules", with_ripper)),
+        "ripper-tens-of-rules": (RIPPER_LARGE_DATA_RULES, mean("RIPPER", "n_rules", with_ripper)),
         "multiclass-rules": (mean("FOLD-R++", "n_rules", multiclass), mean("FOLD-SE", "n_rules", multiclass)),
-        "accuracy-vs-foldrpp": (mean("FOLD-R++", "accuracy", names) - MARGIN_FOLDRPP,
-                                mean("FOLD-SE", "accuracy", names)),
-        "accuracy-vs-histgb": (mean("HistGB", "accuracy", names) - MARGIN_HISTGB, mean("FOLD-SE", "accuracy", names)),
-        "speed-vs-foldrpp": (per_dataset[largest]["FOLD-R++"]["fit_s"], per_dataset[largest]["FOLD-SE"]["fit_s"]),
+        "accuracy-vs-foldrpp": (mean("FOLD-R++", "accuracy", names), mean("FOLD-SE", "accuracy", names)),
+        "accuracy-vs-histgb": (mean("HistGB", "accuracy", names), mean("FOLD-SE", "accuracy", names)),
+        "speed-vs-foldrpp": (per_dataset[largest]["FOLD-R++"]["fit_cpu_s"],
+                             per_dataset[largest]["FOLD-SE"]["fit_cpu_s"]),
     }
     return TrialResult(
         pairs=pairs,
@@ -293,8 +322,9 @@ REPRODUCTION = Reproduction(
            "mixed synthetic binary set (8 numeric + 4 noisy string columns) at n = 1000, 5000, 20000 "
            "(quick: 10000); stratified 80/20 split per seed; FOLD-SE (ratio 0.5, tail 0.005) vs FOLD-R++ "
            "(same code, information gain, tail 0), RIPPER (wittgenstein), decision tree, HistGB, MLP; quick "
-           "gives RIPPER <= 1500 and the MLP <= 600 training rows. Our FOLD-SE = FOLD-R++ core + Gini + tail "
-           "pruning, as publicly described (FOLD-SE's code is closed)."),
+           "gives RIPPER <= 5000 (the spec's cap) and the MLP <= 600 training rows; fit time is process CPU "
+           "time; accuracy margins 2 points (FOLD-R++) and 3 (HistGB) as non-inferiority. Our FOLD-SE = "
+           "FOLD-R++ core + Gini + tail pruning, as publicly described (FOLD-SE's code is closed)."),
     checks=(
         Check("rules-vs-foldrpp", "rules (mean over synthetic sizes)", "FOLD-R++", "FOLD-SE", "less",
               "FOLD-SE learns several times fewer rules than FOLD-R++",
@@ -308,15 +338,19 @@ REPRODUCTION = Reproduction(
               "FOLD-SE stays in single-digit rules on the largest data", "single-digit rules"),
         Check("rules-vs-ripper", "rules (mean over data sets RIPPER ran on)", "RIPPER", "FOLD-SE", "less",
               "FOLD-SE learns fewer rules than RIPPER", "RIPPER: tens of rules on large data"),
+        Check("ripper-tens-of-rules", "RIPPER rules (mean over data sets it ran on)", "10 rules", "RIPPER",
+              "greater", "RIPPER ran on data large enough to need tens of rules, the regime of the claim",
+              "tens to hundreds of RIPPER rules on large data", kind="regime", applies_to=("rules-vs-ripper",)),
         Check("multiclass-rules", "rules (penguins, Seattle weather)", "FOLD-R++ (FOLD-RM loop)", "FOLD-SE", "less",
               "the multi-class FOLD-SE uses fewer rules than FOLD-RM", "far fewer rules than FOLD-RM"),
-        Check("accuracy-vs-foldrpp", "test accuracy (mean over data sets)", "FOLD-R++ minus 2 points", "FOLD-SE",
-              "greater", "FOLD-SE's accuracy is within 2 points of FOLD-R++ (non-inferiority)",
-              "comparable accuracy (within a few points)"),
-        Check("accuracy-vs-histgb", "test accuracy (mean over data sets)", "HistGB minus 5 points", "FOLD-SE",
-              "greater", "FOLD-SE's accuracy is within 5 points of gradient boosting (non-inferiority)",
-              "comparable to XGBoost and MLP"),
-        Check("speed-vs-foldrpp", "fit seconds at the largest n", "FOLD-R++", "FOLD-SE", "less",
+        Check("accuracy-vs-foldrpp", "test accuracy (mean over data sets)", "FOLD-R++", "FOLD-SE",
+              "greater", "FOLD-SE's accuracy is within 2 points of FOLD-R++ (non-inferiority; the spec's ~2 points)",
+              "comparable accuracy (within a few points)", margin=MARGIN_FOLDRPP),
+        Check("accuracy-vs-histgb", "test accuracy (mean over data sets)", "HistGB (XGBoost stand-in)", "FOLD-SE",
+              "greater", "FOLD-SE's accuracy is within 3 points of gradient boosting (non-inferiority; the "
+              "authors' group reads 'competitive' as an average loss of up to ~3 points)",
+              "competitive with XGBoost and MLP", margin=MARGIN_HISTGB),
+        Check("speed-vs-foldrpp", "fit CPU seconds at the largest n", "FOLD-R++", "FOLD-SE", "less",
               "FOLD-SE trains faster than FOLD-R++ on large data", "faster than FOLD-R++ on large data"),
     ),
     run_trial=run_trial,

@@ -5,9 +5,17 @@ Inference for Large Language Models", arXiv:2406.17975 (SoK version: "SoK:
 Membership Inference Attacks on LLMs are Rushing Nowhere (and How to Fix
 It)", IEEE SaTML 2025).
 
-Design (spec ``evaluate.md#posthoc-mia``). One :class:`TemporalTextWorld`
-(seed 0), training cut-off ``c = 0.5`` on the unit time axis; a trial is one
-sampling seed.
+Design (spec ``evaluate.md#posthoc-mia``). A unit is one freshly generated
+world (:func:`make_world`): a :class:`TemporalTextWorld` with its own seed
+(its own entity birth times) and its own drift speed ``s`` drawn from
+``DRIFT_RANGE = [0.5, 1.5]``, which divides the spec's topic width (0.12) and
+entity recency (0.15): ``s = 1`` is the spec's world, smaller ``s`` drifts
+more slowly. The range spans the paper's post-hoc benchmarks, from
+near-perfectly separable temporal splits (WikiMIA-type, bag-of-words AUC
+~0.98-0.99) to milder ones ("lower but clearly above 0.5" on other temporal
+splits), so the verdict generalises over worlds, not over samples of one.
+Training cut-off ``c = 0.5`` on the unit time axis; all samples and the
+tiny LM of a unit use the unit's seed.
 
 R1, model-free (the paper's bag-of-words random forest, ``n`` documents per
 side): (a) randomized split, both sets from ``U[0, c)``; (b) post-hoc split,
@@ -21,6 +29,16 @@ documents from ``U[0, c)`` plus 300 documents from ``[c - 0.02, c)``; the
 loss attack (mean token log-probability; zlib and Min-20% reported too) is
 scored on the randomized, post-hoc, post-hoc placebo (untrained documents
 only, so there is no membership at all), RDD and RDD placebo designs.
+
+Kinds: the randomized split's bag-of-words AUC near 0.5 is true by
+construction (both sides are i.i.d. draws of one distribution), so it is a
+``mechanism`` check validating the detector, not a claim.
+
+Change of design (audit): every trial used to resample one fixed world
+(seed 0, the spec's drift), so the verdicts generalised over samples of one
+world only; the previous quick run had all 8 checks supported. The new
+design (fresh world and drift speed per unit) was set from the issue and the
+paper's range of post-hoc benchmarks, not from those results.
 """
 
 from __future__ import annotations
@@ -41,6 +59,10 @@ from diversa.evaluate.audit import (
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 
 CUTOFF = 0.5
+#: A unit's drift speed is drawn uniformly from this range (1 = the spec's world).
+DRIFT_RANGE = (0.5, 1.5)
+#: The spec's drift scales at speed 1.
+TOPIC_WIDTH, ENTITY_RECENCY = 0.12, 0.15
 BANDWIDTHS = (0.4, 0.2, 0.1, 0.05, 0.02)
 RDD_MIA_BANDWIDTH = 0.02
 PLACEBO_CUTOFFS = (0.46, 0.54)  # windows [c' - 0.02, c' + 0.02) lie on one side of c
@@ -53,6 +75,13 @@ FOREST_TREES = 100
 LM_DOCS = {"early": 1200, "window": 600, "after": 300, "late": 600}
 
 
+def make_world(seed: int) -> tuple[TemporalTextWorld, float]:
+    """The unit's world and its drift speed ``s ~ U(DRIFT_RANGE)`` (topic width and recency divided by s)."""
+    speed = float(np.random.default_rng([seed, 2406]).uniform(*DRIFT_RANGE))
+    world = TemporalTextWorld(seed=seed, topic_width=TOPIC_WIDTH / speed, entity_recency=ENTITY_RECENCY / speed)
+    return world, speed
+
+
 # ---------------------------------------------------------------------------------------------
 # R1: model-free audits of the three collection designs
 # ---------------------------------------------------------------------------------------------
@@ -63,15 +92,20 @@ def _audit(members, nonmembers, seed: int, classifier: str = "random_forest") ->
     return detector.fit(members, nonmembers).auc_
 
 
+def headline_splits(world: TemporalTextWorld, n: int, rng) -> dict[str, tuple[list, list]]:
+    """The randomized split (i.i.d. draws before c, a random labelling) and the post-hoc split."""
+    pool, _ = world.sample_window(2 * n, 0.0, CUTOFF, rng)
+    return {"randomized": (pool[:n], pool[n:]),
+            "posthoc": (world.sample_window(n, 0.0, 0.4, rng)[0], world.sample_window(n, 0.6, 1.0, rng)[0])}
+
+
 def audit_designs(world: TemporalTextWorld, n: int, seed: int) -> dict:
     """Bag-of-words AUCs of the randomized, post-hoc, RDD and placebo splits."""
     rng = np.random.default_rng(seed)
-    pool, _ = world.sample_window(2 * n, 0.0, CUTOFF, rng)
-    randomized = (pool[:n], pool[n:])  # i.i.d. draws, so a random labelling
-    posthoc = (world.sample_window(n, 0.0, 0.4, rng)[0], world.sample_window(n, 0.6, 1.0, rng)[0])
-    out = {"randomized": _audit(*randomized, seed), "posthoc": _audit(*posthoc, seed),
-           "randomized_logistic": _audit(*randomized, seed, "logistic"),
-           "posthoc_logistic": _audit(*posthoc, seed, "logistic")}
+    splits = headline_splits(world, n, rng)
+    out = {"randomized": _audit(*splits["randomized"], seed), "posthoc": _audit(*splits["posthoc"], seed),
+           "randomized_logistic": _audit(*splits["randomized"], seed, "logistic"),
+           "posthoc_logistic": _audit(*splits["posthoc"], seed, "logistic")}
     out["rdd"] = {h: _audit(world.sample_window(n, CUTOFF - h, CUTOFF, rng)[0],
                             world.sample_window(n, CUTOFF, CUTOFF + h, rng)[0], seed) for h in BANDWIDTHS}
     h = RDD_MIA_BANDWIDTH
@@ -191,8 +225,8 @@ def mia_designs(world: TemporalTextWorld, seed: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def run_trial(seed: int, quick: bool) -> TrialResult:
-    """One sampling seed: the model-free audits (R1) and the tiny-LM attacks (R2)."""
-    world = TemporalTextWorld(seed=0)
+    """One fresh world: the model-free audits (R1) and the tiny-LM attacks (R2)."""
+    world, speed = make_world(seed)
     r1 = audit_designs(world, DOCS_PER_SIDE[quick], seed)
     r2 = mia_designs(world, seed)
     rdd = r1["rdd"]
@@ -211,6 +245,7 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
             "mia-corrected-rdd-below-posthoc": (mia["posthoc/loss"], corrected_rdd),
         },
         diagnostics={
+            "drift_speed": speed,
             "bow_auc": {"randomized": r1["randomized"], "posthoc": r1["posthoc"],
                         "randomized_logistic": r1["randomized_logistic"], "posthoc_logistic": r1["posthoc_logistic"],
                         **{f"rdd_h={h}": v for h, v in rdd.items()},
@@ -237,11 +272,12 @@ REPRODUCTION = Reproduction(
     paper_result=("bag-of-words AUC ~0.98-0.99 on WikiMIA-type temporal splits, ~0.5 on randomized MIMIR / "
                   "copyright-trap setups; on the RDD set (arXiv 2302 vs 2303 around OpenLLaMA's cut-off) MIAs "
                   "score barely above chance (~0.5-0.6 AUC)."),
-    setup=("TemporalTextWorld(seed=0) (40 function words, 12 drifting topics, 150 entities born over time), "
-           "cut-off 0.5; bag-of-words: CountVectorizer(min_df=0.05) + RF(100 trees, depth 2, leaf 5), 5-fold "
-           "stratified, 300 docs/side (quick) or 500 (full); RDD h in 0.4..0.02, placebo cut-offs 0.46/0.54; "
-           "tiny causal transformer (2x64, 2 heads) trained 2 epochs on 900 docs, loss attack AUC; a trial = one "
-           "sampling seed."),
+    setup=("A unit = a fresh TemporalTextWorld (40 function words, 12 drifting topics, 150 entities born over "
+           "time) with its own seed and a drift speed s ~ U(0.5, 1.5) dividing the spec's topic width 0.12 and "
+           "entity recency 0.15 (s = 1 is the spec's world); cut-off 0.5; bag-of-words: "
+           "CountVectorizer(min_df=0.05) + RF(100 trees, depth 2, leaf 5), 5-fold stratified, 300 docs/side "
+           "(quick) or 500 (full); RDD h in 0.4..0.02, placebo cut-offs 0.46/0.54; "
+           "tiny causal transformer (2x64, 2 heads) trained 2 epochs on 900 docs, loss attack AUC."),
     checks=(
         Check("bow-posthoc-vs-randomized", "bag-of-words AUC", "randomized split", "post-hoc split", "greater",
               "a model-free classifier separates post-hoc members from non-members, not randomized ones",
@@ -249,7 +285,8 @@ REPRODUCTION = Reproduction(
         Check("bow-posthoc-above-0.9", "bag-of-words AUC", "nominal 0.9", "post-hoc split", "greater",
               "post-hoc split is near-perfectly separable (AUC > 0.9)", "~0.98-0.99"),
         Check("bow-randomized-near-0.5", "|AUC - 0.5|", "nominal 0.07", "randomized split", "less",
-              "randomized split shows no bag-of-words shift (|AUC - 0.5| < 0.07)", "~0.5"),
+              "randomized split shows no bag-of-words shift (|AUC - 0.5| < 0.07): the detector invents none",
+              "~0.5", kind="mechanism"),
         Check("bow-rdd-shrinks-shift", "bag-of-words AUC", "post-hoc AUC - 0.2", "RDD h=0.02", "less",
               "a narrow RDD window removes most of the shift (AUC below post-hoc - 0.2)",
               "RDD substantially reduces the shift"),

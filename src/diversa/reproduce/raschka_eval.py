@@ -55,7 +55,10 @@ rate; quick mode uses the spec's sizes except where noted.
   is Dietterich's. McNemar applied to the two trees fitted on all 300 rows
   and scored on 300 fresh rows is reported as a diagnostic: it compares the
   two fitted models, not the algorithms (the spec's prototype saw 21 %
-  rejections, which the seed effect above explains).
+  rejections, which the seed effect above explains). The spec's seed-pair
+  null itself is still run, a few repetitions per trial (quick 3, full 5:
+  24 and 100 in all), and its rejection rates are reported as a diagnostic
+  (``E1_spec_seed_pair_null_rates``), never judged.
 * E2, McNemar and Cochran's Q at the MODEL level: fixed "models" whose
   predictions equal y flipped independently with error 0.2 on n_test = 300
   test examples. Rejection rates of corrected chi-square McNemar, exact
@@ -69,12 +72,19 @@ rate; quick mode uses the spec's sizes except where noted.
   the round's model on all n rows, and no clipping in .632+). Truth: the
   model fitted on all 100 rows, scored on the 20,000 oracle rows.
   Bias = estimate - truth. Quick: 6 repetitions per trial (48; spec R = 30);
-  full: 10 (200).
+  full: 10 (200). For the overfitting 1-NN two claims: .632 is optimistic
+  (its bias is above 0), and .632+ is less biased (its |bias| against the
+  truth is smaller than .632's). Each trial's bias is the mean over its
+  repetitions, so |bias| is the distance of that mean from the truth.
 * E4, nested vs non-nested CV: ``SVC`` (RBF) grid C in {0.1, 1, 10, 100} x
   gamma in {0.001, 0.01, 0.1, 1}, n = 120. Non-nested = best mean 5-fold
-  GridSearchCV score; nested = outer 5 / inner 2 (inner 3 as a diagnostic);
-  truth = the GridSearchCV-refitted model on the oracle. Quick: 3 repetitions
-  per trial (24, spec R = 20); full: 5 (100).
+  GridSearchCV score; truth = the GridSearchCV-refitted model on the oracle;
+  the claim is that non-nested minus truth is above 0 (optimism measured
+  against the truth, not against nested CV, whose own bias would enter the
+  difference). Nested = outer 5 / inner 2 (full mode: inner 3 too) minus
+  truth is reported as a diagnostic (no check uses it any more, so quick mode
+  skips the inner-3 variant to stay in budget). Quick: 3 repetitions per trial (24, spec R =
+  20); full: 5 (100).
 * E5, coverage of the 95 % normal-approximation CI of a test accuracy, true
   accuracy 0.95, 1,000 binomial test sets per trial for n_test in {30, 300},
   against Wilson's interval.
@@ -91,6 +101,20 @@ except the .632/.632+ check, which is about the overfitting 1-NN. The
 Alpaydin claim that the 5x2cv F is also more powerful than the 5x2cv t is
 not tested (no power experiment in the spec); both Type I rates are reported.
 Every rate in the diagnostics carries its Wilson 95 % interval.
+
+Kinds: E1's four rate comparisons and E3/E4's bias claims are claims (E1's
+"resampled t inflated" is the headline); E2's size and power and E5's
+coverage are textbook properties of the tests and intervals, so they are
+``mechanism`` checks that validate our statistics.
+
+Change of design (audit): ".632+ tempers .632" used to compare the two
+biases directly, which cannot fail (with gamma > err_train, .632+ minus .632
+is non-negative by algebra); it is now |bias| against the truth, plus the
+separate ".632 is optimistic" claim. "Non-nested optimistic" used to compare
+non-nested with nested CV, where the truth cancels and nested CV is
+pessimistic by construction; it is now non-nested against the truth. The
+previous quick run had found +0.030 optimism and .632+ at 0.022 vs .632 at
+0.035; these changes were set from the issue and the spec, not from them.
 """
 
 from __future__ import annotations
@@ -141,6 +165,7 @@ class Sizes:
     e1_repetitions: int = 16
     e1_n: int = 300
     e1_resamples: int = 30
+    e1_seed_pair_repetitions: int = 3
     e2_repetitions: int = 1000
     e2_n_test: int = 300
     e3_repetitions: int = 6
@@ -148,12 +173,13 @@ class Sizes:
     e3_bootstrap_rounds: int = 50
     e4_repetitions: int = 3
     e4_n: int = 120
-    e4_inner_3: bool = True
+    e4_inner_3: bool = False
     e5_draws: int = 1000
 
 
 QUICK = Sizes()
-FULL = Sizes(e1_repetitions=50, e3_repetitions=10, e3_bootstrap_rounds=200, e4_repetitions=5, e5_draws=1000)
+FULL = Sizes(e1_repetitions=50, e1_seed_pair_repetitions=5, e3_repetitions=10, e3_bootstrap_rounds=200,
+             e4_repetitions=5, e4_inner_3=True, e5_draws=1000)
 
 
 @lru_cache(maxsize=1)
@@ -233,16 +259,12 @@ class ColumnOrderTree(ClassifierMixin, BaseEstimator):
         return self.tree_.predict(self._columns(X))
 
 
-def e1_repetition(trial: int, repetition: int, sizes: Sizes) -> dict[str, float]:
-    """p-values of every algorithm-comparison test on one H0 data set, from one set of fits."""
-    rng = _rng(trial, 1, repetition)
-    X, y = exchangeable_sample(rng, sizes.e1_n)
-    seed = _seed(rng)
-    tree_a = ColumnOrderTree(random_state=seed)
-    tree_b = ColumnOrderTree(order=rng.permutation(E1_FEATURES), random_state=seed)
-    resampled = resampled_splits(sizes.e1_n, sizes.e1_resamples, test_size=1 / 3, random_state=_seed(rng))
+def _comparison_pvalues(tree_a, tree_b, X, y, rng, sizes: Sizes) -> dict[str, float]:
+    """p-values of every algorithm-comparison test of ``tree_a`` vs ``tree_b`` on (X, y), from one set of fits."""
+    n = len(y)
+    resampled = resampled_splits(n, sizes.e1_resamples, test_size=1 / 3, random_state=_seed(rng))
     folds = list(KFold(10, shuffle=True, random_state=_seed(rng)).split(X))
-    five_by_two = five_by_two_splits(sizes.e1_n, random_state=_seed(rng))
+    five_by_two = five_by_two_splits(n, random_state=_seed(rng))
     scores = paired_scores(tree_a, tree_b, X, y, resampled + folds + five_by_two)
     d = scores[:, 0] - scores[:, 1]
     j = sizes.e1_resamples
@@ -250,24 +272,56 @@ def e1_repetition(trial: int, repetition: int, sizes: Sizes) -> dict[str, float]
     n_train, n_test = len(resampled[0][0]), len(resampled[0][1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-zero differences: t = 0, p = 1 by design
-        pvalues = {
+        return {
             "resampled t": paired_ttest(d_resampled).pvalue,
             "corrected t": corrected_resampled_ttest(d_resampled, n_train, n_test).pvalue,
             "10-fold t": paired_ttest(d_folds).pvalue,
             "5x2cv t": ttest_5x2cv_from_differences(d_5x2).pvalue,
             "5x2cv F": ftest_5x2cv_from_differences(d_5x2).pvalue,
         }
-    # McNemar on the two trees fitted to all rows: an algorithm-level null it was not made for (diagnostic).
-    X_test, y_test = exchangeable_sample(rng, 300)
+
+
+def _fitted_mcnemar_pvalue(tree_a, tree_b, X, y, X_test, y_test) -> float:
+    """McNemar on the two models fitted to all rows: a model-level test under an algorithm-level null."""
     table = mcnemar_table(y_test, tree_a.fit(X, y).predict(X_test), tree_b.fit(X, y).predict(X_test))
-    pvalues["McNemar on the two fitted trees"] = (
-        1.0 if table[0, 1] + table[1, 0] == 0 else mcnemar(table).pvalue)
+    return 1.0 if table[0, 1] + table[1, 0] == 0 else mcnemar(table).pvalue
+
+
+def e1_repetition(trial: int, repetition: int, sizes: Sizes) -> dict[str, float]:
+    """p-values of every algorithm-comparison test on one exact-H0 data set, from one set of fits."""
+    rng = _rng(trial, 1, repetition)
+    X, y = exchangeable_sample(rng, sizes.e1_n)
+    seed = _seed(rng)
+    tree_a = ColumnOrderTree(random_state=seed)
+    tree_b = ColumnOrderTree(order=rng.permutation(E1_FEATURES), random_state=seed)
+    pvalues = _comparison_pvalues(tree_a, tree_b, X, y, rng, sizes)
+    X_test, y_test = exchangeable_sample(rng, 300)
+    pvalues["McNemar on the two fitted trees"] = _fitted_mcnemar_pvalue(tree_a, tree_b, X, y, X_test, y_test)
     return pvalues
 
 
-def e1_rates(trial: int, sizes: Sizes) -> dict[str, dict]:
+def e1_seed_pair_repetition(trial: int, repetition: int, sizes: Sizes) -> dict[str, float]:
+    """The spec's E1 null (a diagnostic): two trees with different fresh seeds on a pool sample.
+
+    H0 holds only on average over seed pairs (see the module docstring), so
+    these rejection rates mix size and power; they are reported, not judged.
+    """
+    rng = _rng(trial, 6, repetition)
+    X, y = _sample(rng, sizes.e1_n)
+    tree_a, tree_b = (DecisionTreeClassifier(max_features="sqrt", max_depth=4, random_state=_seed(rng))
+                      for _ in range(2))
+    pvalues = _comparison_pvalues(tree_a, tree_b, X, y, rng, sizes)
+    X_oracle, y_oracle = _oracle()
+    rows = rng.choice(len(y_oracle), 300, replace=False)
+    pvalues["McNemar on the two fitted trees"] = _fitted_mcnemar_pvalue(tree_a, tree_b, X, y, X_oracle[rows],
+                                                                        y_oracle[rows])
+    return pvalues
+
+
+def e1_rates(trial: int, sizes: Sizes, repetition=e1_repetition, repetitions: int | None = None) -> dict[str, dict]:
     """Rejection rate (with Wilson interval) of every E1 test over the trial's repetitions."""
-    pvalues = [e1_repetition(trial, r, sizes) for r in range(sizes.e1_repetitions)]
+    count = sizes.e1_repetitions if repetitions is None else repetitions
+    pvalues = [repetition(trial, r, sizes) for r in range(count)]
     return {name: _rate([p[name] < ALPHA for p in pvalues]) for name in pvalues[0]}
 
 
@@ -399,6 +453,7 @@ def _both_learners(e3, estimator: str, field: str) -> float:
 def run_trial_with(seed: int, sizes: Sizes) -> TrialResult:
     """One batch of repetitions of E1-E5 with the given sizes (``run_trial`` uses QUICK/FULL)."""
     e1 = e1_rates(seed, sizes)
+    e1_seed_pairs = e1_rates(seed, sizes, e1_seed_pair_repetition, sizes.e1_seed_pair_repetitions)
     e2 = e2_rates(seed, sizes)
     e3 = e3_summary(seed, sizes)
     e4 = e4_summary(seed, sizes)
@@ -417,13 +472,15 @@ def run_trial_with(seed: int, sizes: Sizes) -> TrialResult:
         "holdout-pessimistic": (0.0, _both_learners(e3, "holdout", "bias")),
         "oob-pessimistic": (0.0, _both_learners(e3, "OOB bootstrap", "bias")),
         "cv-beats-holdout": (_both_learners(e3, "holdout", "mae"), _both_learners(e3, "10-fold CV", "mae")),
-        "632plus-tempers-632": (e3["1-NN"][".632"]["bias"], e3["1-NN"][".632+"]["bias"]),
-        "nonnested-optimistic": (e4["nested 5x2"], e4["non-nested"]),
+        "632plus-closer-than-632": (abs(e3["1-NN"][".632"]["bias"]), abs(e3["1-NN"][".632+"]["bias"])),
+        "632-optimistic-1nn": (0.0, e3["1-NN"][".632"]["bias"]),
+        "nonnested-optimistic": (0.0, e4["non-nested"]),
         "wilson-covers-small-n": (e5["n=30"]["normal"], e5["n=30"]["wilson"]),
         "normal-ci-converges": (coverage_gap["n=30"], coverage_gap["n=300"]),
     }
     diagnostics = {
-        "E1_type_I_rates": e1, "E2_rates": e2, "E2_bound": bound, "E3_estimate_minus_truth": e3,
+        "E1_type_I_rates": e1, "E1_spec_seed_pair_null_rates": e1_seed_pairs, "E2_rates": e2, "E2_bound": bound,
+        "E3_estimate_minus_truth": e3,
         "E4_estimate_minus_truth": e4, "E5_coverage": e5,
         "sizes": {k: v for k, v in sizes.__dict__.items()},
     }
@@ -442,9 +499,10 @@ REPRODUCTION = Reproduction(
     claim=("The resampling protocol and test must match the question: the resampled (and k-fold) paired t-test "
            "has inflated Type I error while the combined 5x2cv F-test (and the Nadeau-Bengio corrected t) keep "
            "it near the nominal level; McNemar/Cochran's Q are valid for comparing fixed models on one test set; "
-           "holdout and out-of-bag estimates are pessimistic on small data, with k-fold CV preferable and .632+ "
-           "correcting .632's optimism for overfitting learners; the best non-nested CV score is optimistically "
-           "biased (use nested CV); the normal-approximation CI of an accuracy under-covers on small test sets."),
+           "holdout and out-of-bag estimates are pessimistic on small data, with k-fold CV preferable; .632 is "
+           "optimistic for overfitting learners and .632+ corrects it; the best non-nested CV score overestimates "
+           "the tuned model's accuracy (use nested CV); the normal-approximation CI of an accuracy under-covers on "
+           "small test sets."),
     paper_result=("Review article, claims backed by cited studies (no own headline number). Dietterich (1998): "
                   "resampled t Type I error far above 0.05, 10-fold t elevated, 5x2cv t and McNemar acceptable; "
                   "Alpaydin (1999): combined 5x2cv F lower Type I than 5x2cv t. Spec prototype (seed-pair null, "
@@ -457,7 +515,9 @@ REPRODUCTION = Reproduction(
            "small data sets, last 20,000 rows the truth oracle. E2: simulated fixed models. A trial = one batch "
            "of repetitions of every experiment with its own seeds. Quick: 8 trials x (E1 16 reps at n=300 "
            "[128 total]; E2 1000 model-level test sets; E3 6 reps at n=100, B=50; E4 3 reps at n=120; E5 1000 CI "
-           "draws per n). Full: 20 trials x (E1 50 reps [1000]; E3 10 reps, B=200; E4 5 reps). alpha = 0.05."),
+           "draws per n). Full: 20 trials x (E1 50 reps [1000]; E3 10 reps, B=200; E4 5 reps). alpha = 0.05. "
+           "E3/E4 biases are against the oracle truth. Diagnostic: the spec's seed-pair E1 null (two trees with "
+           "different seeds on pool samples), 3 reps per trial quick, 5 full."),
     checks=(
         Check("resampled-t-inflated", "Type I error rate (exact H0, n=300)", "5x2cv F",
               "resampled t (J=30)", "greater",
@@ -477,7 +537,8 @@ REPRODUCTION = Reproduction(
               "less", "McNemar's test keeps alpha when two fixed models have equal accuracy",
               "acceptable Type I error (Dietterich 1998); prototype 0.035", kind="mechanism"),
         Check("mcnemar-exact-controlled", "model-level Type I error rate", "0.05 + 2 SE", "McNemar exact", "less",
-              "the exact McNemar test keeps alpha for fixed models of equal accuracy", "prototype 0.036", kind="mechanism"),
+              "the exact McNemar test keeps alpha for fixed models of equal accuracy", "prototype 0.036",
+              kind="mechanism"),
         Check("cochran-q-controlled", "model-level Type I error rate", "0.05 + 2 SE", "Cochran's Q (3 models)",
               "less", "Cochran's Q keeps alpha for three fixed models of equal accuracy",
               "omnibus test recommended before pairwise McNemar; prototype ~0.05", kind="mechanism"),
@@ -493,13 +554,18 @@ REPRODUCTION = Reproduction(
         Check("cv-beats-holdout", "mean |estimate - truth|, mean of LogReg and 1-NN", "holdout (1/3)",
               "10-fold CV", "less", "10-fold CV estimates the true accuracy more closely than holdout on small data",
               "k=10 recommended; holdout high-variance on small data"),
-        Check("632plus-tempers-632", "bias of estimate (est - truth), 1-NN", ".632 bootstrap", ".632+ bootstrap",
-              "less", "for an overfitting learner .632+ reduces the optimism of .632",
-              "Efron & Tibshirani 1997: .632 optimistic for 1-NN, .632+ corrects it", kind="mechanism"),
-        Check("nonnested-optimistic", "bias of estimate (est - truth), SVC grid search", "nested CV (5x2)",
+        Check("632plus-closer-than-632", "|bias| (|mean estimate - truth|), 1-NN", ".632 bootstrap",
+              ".632+ bootstrap", "less",
+              "for an overfitting learner .632+ estimates the true accuracy with less bias than .632",
+              "Efron & Tibshirani 1997: .632 optimistic for 1-NN, .632+ corrects it; spec prototype: .632+ "
+              "reduces the optimism"),
+        Check("632-optimistic-1nn", "bias of estimate (est - truth), 1-NN", "unbiased 0", ".632 bootstrap",
+              "greater", "for an overfitting learner the .632 estimate is optimistic",
+              "Efron & Tibshirani 1997: .632 optimistic for 1-NN"),
+        Check("nonnested-optimistic", "bias of estimate (est - truth), SVC grid search", "unbiased 0",
               "best non-nested CV score", "greater",
-              "the best non-nested CV score is optimistically biased relative to nested CV",
-              "non-nested optimistic by ~1-4 points, nested ~0 (Varma & Simon 2006; spec prototype)", kind="mechanism"),
+              "the best non-nested CV score of a grid search overestimates the tuned model's true accuracy",
+              "non-nested optimistic by ~1-4 points (Varma & Simon 2006; spec prototype)"),
         Check("wilson-covers-small-n", "coverage of 95 % CI, acc 0.95, n_test=30", "normal approximation",
               "Wilson", "greater", "on small test sets the Wilson interval covers better than the normal one",
               "normal approximation poor for small n or acc near 1; Wilson recommended", kind="mechanism"),
