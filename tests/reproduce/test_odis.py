@@ -4,7 +4,7 @@ import numpy as np
 
 from diversa.datasets import synthtext as st
 from diversa.reproduce import odis
-from diversa.reproduce.runner import summarize
+from diversa.reproduce.runner import single_threaded, summarize
 from diversa.reproduce.testbeds.text_classifier import train_tiny_classifier
 
 #: A shortened testbed: a pool of 600, budget 60, few steps; fast, not converged, enough for a broken arm.
@@ -38,7 +38,8 @@ def test_a_selector_that_takes_junk_first_gets_a_contradicted_headline(one_threa
         return arms, selector
 
     monkeypatch.setattr(odis, "select_arms", junk_first)
-    trials = {seed: odis.run_trial(seed, True, TINY) for seed in range(6)}
+    with single_threaded():  # as the runner runs a trial
+        trials = {seed: odis.run_trial(seed, True, TINY) for seed in range(6)}
     assert set(trials[0].pairs) == {c.name for c in odis.REPRODUCTION.checks}
     # the claims alone: on this tiny testbed the oracles need not show their headroom
     claims_only = dataclasses.replace(odis.REPRODUCTION, checks=odis.REPRODUCTION.checks_of_kind("claim"))

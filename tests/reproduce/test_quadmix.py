@@ -5,7 +5,7 @@ import pytest
 
 from diversa.datasets import synthtext as st
 from diversa.reproduce import quadmix
-from diversa.reproduce.runner import summarize
+from diversa.reproduce.runner import single_threaded, summarize
 from diversa.reproduce.testbeds.text_classifier import train_tiny_classifier
 
 #: A shortened testbed: pool 600, quota 30 (5%), a small search and few steps.
@@ -15,8 +15,7 @@ TINY = quadmix.Sizes(pool=600, quota=30, proxies=(60, 60), candidates=(300, 300)
 @pytest.fixture(scope="module")
 def junk_first_trials():
     """Six tiny units in which QuaDMix-OH is replaced by the junk documents (repeated to the quota)."""
-    import torch
-
+    pytest.importorskip("torch")  # imported first, so that single_threaded() also pins torch to one thread
     real = quadmix.select_arms
 
     def junk_first(tb, oh, bmk, seed, sizes=quadmix.SIZES):
@@ -25,13 +24,9 @@ def junk_first_trials():
         arms["QuaDMix-OH"] = np.resize(junk, sizes.quota)
         return arms
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, single_threaded():  # as the runner runs a trial
         mp.setattr(quadmix, "select_arms", junk_first)
-        trials = {seed: quadmix.run_trial(seed, True, TINY) for seed in range(6)}
-    torch.set_num_threads(previous)
-    return trials
+        return {seed: quadmix.run_trial(seed, True, TINY) for seed in range(6)}
 
 
 def test_every_arm_trains_long_enough_to_fit_its_selection(one_thread):
