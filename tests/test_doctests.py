@@ -13,7 +13,7 @@ MODULES = sorted(info.name for info in pkgutil.walk_packages(diversa.__path__, p
 
 
 @pytest.mark.parametrize("module_name", MODULES)
-def test_docstring_examples(module_name):
+def test_docstring_examples(module_name, one_thread):
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples failed in {module_name}"

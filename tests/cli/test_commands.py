@@ -42,20 +42,22 @@ def test_console_script_exits_non_zero_with_one_line():
     assert done.stderr.strip().count("\n") == 0 and "unknown reproduction" in done.stderr
 
 
-def test_reproduce_smote_end_to_end(tmp_path, capsys):
-    # Two trials keep this fast; the verdict is still computed (and cannot be "supported" with n=2).
-    assert main(["reproduce", "smote", "--quick", "--seeds", "2", "--jobs", "1", "--out", str(tmp_path)]) == 0
+def test_reproduce_end_to_end(tmp_path, capsys):
+    # llmonade's units take well under a second; three of them still go through every kind of check.
+    assert main(["reproduce", "llmonade", "--quick", "--seeds", "3", "--jobs", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "smote" in out and "verdict" in out
+    assert "llmonade" in out and "verdict" in out
     payload = json.loads((tmp_path / "results.json").read_text())
-    checks = payload["reproductions"][0]["checks"]
-    assert {c["name"] for c in checks} == {"auc", "hull-majority", "minority-leaves", "leaf-generality"}
+    (paper,) = payload["reproductions"]
+    checks = paper["checks"]
     claims = [c for c in checks if c["kind"] == "claim"]
-    assert {c["name"] for c in claims} == {"auc", "hull-majority"} and [c["headline"] for c in claims] == [True, False]
-    assert all(c["verdict"] in ("supported", "contradicted", "inconclusive") for c in claims)
-    assert all(c["outcome"] in ("pass", "fail") for c in checks if c["kind"] == "mechanism")
-    assert all(c["n"] == 2 for c in checks)
-    assert (tmp_path / "report.md").exists() and (tmp_path / "smote.png").exists()
+    assert [c["name"] for c in claims if c["headline"]] == [paper["headline"]] == ["xmbr-vs-mbr-equal-calls"]
+    assert paper["verdict"] in ("supported", "contradicted", "inconclusive", "out of regime")
+    assert all(c["verdict"] in ("supported", "contradicted", "inconclusive", "out of regime") for c in claims)
+    assert {c["kind"] for c in checks} == {"claim", "mechanism", "regime"}
+    assert all(c["outcome"] in ("pass", "fail") for c in checks if c["kind"] != "claim")
+    assert all(c["n"] == 3 for c in checks)
+    assert (tmp_path / "report.md").exists() and (tmp_path / "llmonade.png").exists()
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ class DiverseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = DiverseEnsembleClassifier(n_members=3, hidden=16, gamma=0.5, epochs=200, random_state=0)
+    >>> clf = DiverseEnsembleClassifier(n_members=3, hidden=16, gamma=0.5, epochs=60, random_state=0)
     >>> clf.fit(X, y).score(X, y) > 0.9
     True
     >>> clf.member_proba(X[:2]).shape
