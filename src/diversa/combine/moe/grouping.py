@@ -177,8 +177,17 @@ def cluster_experts(outputs: torch.Tensor, n_clusters: int, features: str = "out
         raise ValueError(f"features must be 'outputs' or 'similarity_rows', got {features!r}.")
     flat = outputs.detach().reshape(n_experts, -1).double()
     unit = flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    z = (unit @ unit.t() if features == "similarity_rows" else unit).numpy()
-    labels = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit_predict(z)
+    gram = (unit @ unit.t()).numpy()
+    if features == "similarity_rows":
+        z, tol = gram, 1e-4
+    else:
+        # k-means sees only distances and centroid means, so E-dimensional coordinates with the same Gram
+        # matrix give the clustering of the N*d-dimensional outputs at a fraction of the cost; the tolerance
+        # is rescaled because scikit-learn scales it by the mean per-feature variance.
+        eigval, eigvec = np.linalg.eigh(gram)
+        z = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+        tol = 1e-4 * z.shape[1] / unit.shape[1]
+    labels = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state, tol=tol).fit_predict(z)
     labels = _fill_empty_clusters(np.asarray(labels), n_clusters)
     _, first = np.unique(labels, return_index=True)
     renumber = {old: new for new, old in enumerate(labels[np.sort(first)])}
