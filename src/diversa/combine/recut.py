@@ -315,6 +315,10 @@ class ReCUT(BaseEstimator):
                                              self.temperature, self.top_p, self.alpha, self.beta, seed)
         plain = [make_prompt(p, "neutral") for p in problems]
         self.pairs_acc_, self.pairs_len_ = build_preference_pairs(self.exploration_, plain, random_state=seed)
+        for name, pairs in (("accuracy", self.pairs_acc_), ("length", self.pairs_len_)):
+            if not pairs:
+                raise ValueError(f"the exploration gave no {name} pairs: the policy must solve some problems and "
+                                 f"fail or ramble on others; train it further or give more problems.")
         self.acc_policy_, self.acc_history_ = train_dpo(policy, self.pairs_acc_, beta=self.dpo_beta, lr=self.dpo_lr,
                                                         epochs=self.dpo_epochs, batch_size=self.dpo_batch_size,
                                                         random_state=seed)
