@@ -212,5 +212,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="msmoe-vs-average",
-    trial_seconds=6.0,
+    trial_seconds=3.0,
 )

@@ -207,5 +207,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="submoe-vs-mcsmoe-same-compression",
-    trial_seconds=6.0,
+    trial_seconds=3.0,
 )

@@ -103,3 +103,17 @@ def test_bad_input(make_layer):
         union_svd_merge([torch.randn(4, 3), torch.randn(4, 2)])
     with pytest.raises(ValueError, match="intra_rank=20 exceeds"):
         SubMoE(n_experts=3, intra_rank=20).fit_transform(layer, x)
+
+
+def test_square_experts_at_the_default_rank_are_the_clusters_frequency_average(make_layer, layer_output):
+    # rank min(out, in) spans the whole output space of a square matrix: the union projection is the identity
+    from diversa.combine.moe import merge_groups
+
+    layer = make_layer("swiglu", h=16)
+    x = torch.randn(1, 80, 16)
+    sub = SubMoE(n_experts=3).fit(layer, x)
+    ex = read_experts(layer)
+    expected = merge_groups(ex, sub.labels_[""], sub.frequencies_[""])
+    for name, store in sub.transform(layer).experts.matrices().items():
+        for g in range(3):
+            torch.testing.assert_close(store.weight(g), expected.matrices()[name].weight(g), atol=1e-5, rtol=1e-5)

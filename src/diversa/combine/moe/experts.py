@@ -43,8 +43,9 @@ class ExpertWeights:
     elementwise: SiLU for SwiGLU, GELU, ...). ``route(x [T, d]) -> (logits
     [T, E], topk_idx [T, k])`` is the layer's own routing over its true
     experts (ids >= E in ``topk_idx`` are experts without weights, e.g.
-    AdaMoE's null experts, and are ignored). Tensors are detached float32
-    copies; nothing here refers back to the module's parameters.
+    AdaMoE's null experts, and are ignored). The weights are detached float32
+    copies (changing them never changes the layer); ``route`` calls the
+    layer's own router.
     """
 
     w_in: torch.Tensor
