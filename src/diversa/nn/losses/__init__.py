@@ -13,6 +13,7 @@
 """
 
 from diversa.nn.losses.dice import DiceLoss, dice_loss, soft_f1
+from diversa.nn.losses.dpo import dpo_loss
 from diversa.nn.losses.ensemble import (
     DiversityRegularizedEnsembleLoss,
     EnsembleLossTerms,
@@ -22,4 +23,4 @@ from diversa.nn.losses.ensemble import (
 from diversa.nn.losses.tversky import TverskyLoss, tversky_loss
 
 __all__ = ["DiceLoss", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms", "TverskyLoss", "dice_loss",
-           "diversity_regularized_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss"]
+           "diversity_regularized_loss", "dpo_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss"]

@@ -1,7 +1,10 @@
-"""Tiny reference models: :class:`TinyLM`, a decoder-only transformer with dense or MoE FFNs, and
-:class:`ParallelMLPEnsemble`, several MLPs evaluated as batched tensors."""
+"""Tiny reference models: :class:`TinyLM`, a decoder-only transformer with dense or MoE FFNs,
+:class:`ParallelMLPEnsemble`, several MLPs evaluated as batched tensors, and :class:`GRULM`, a GRU
+language model with batched sampling and sequence log-probabilities."""
 
+from diversa.nn.models.gru_lm import GRULM, nucleus_sample, pad_batch
 from diversa.nn.models.parallel_mlp import ParallelMLPEnsemble
 from diversa.nn.models.tinylm import MoEConfig, TinyLM, TinyLMConfig, TinyLMOutput, config_key
 
-__all__ = ["MoEConfig", "ParallelMLPEnsemble", "TinyLM", "TinyLMConfig", "TinyLMOutput", "config_key"]
+__all__ = ["GRULM", "MoEConfig", "ParallelMLPEnsemble", "TinyLM", "TinyLMConfig", "TinyLMOutput", "config_key",
+           "nucleus_sample", "pad_batch"]

@@ -1,0 +1,72 @@
+"""The MC-SMoE reproduction on a shortened testbed (base MoE trained 150 steps, 32 test prompts per task)."""
+
+import pytest
+import torch
+
+from diversa.combine.moe import MSMoE, merge_groups, read_experts
+from diversa.reproduce import mc_smoe
+from diversa.reproduce.runner import summarize
+from diversa.reproduce.testbeds import moe_compression
+
+SHORT_STEPS = 150
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("moe_compression")
+
+
+@pytest.fixture(autouse=True)
+def short_testbed(monkeypatch, cache, one_thread):
+    monkeypatch.setenv("DIVERSA_CACHE", str(cache))
+    monkeypatch.setattr(moe_compression, "BASE_STEPS", SHORT_STEPS)
+    monkeypatch.setattr(mc_smoe, "QUICK", {"n_test_per_task": 32})
+
+
+def test_trial_measures_every_check_and_its_mechanism():
+    result = mc_smoe.run_trial(0, quick=True)
+    assert set(result.pairs) == {c.name for c in mc_smoe.REPRODUCTION.checks}
+    d = result.diagnostics
+    # halving the experts by pruning costs accuracy even on the short model (the regime the claims need)
+    assert result.pairs["pruning-costs-accuracy"][1] < result.pairs["pruning-costs-accuracy"][0]
+    # weight matching makes the merged expert closer to its members' functions
+    unaligned, aligned = result.pairs["alignment-lowers-merge-error"]
+    assert aligned < unaligned
+    assert d["expert_params_msmoe"] == d["expert_params_full"] // 2
+    assert d["expert_params_mcsmoe"] <= d["expert_params_prune_matched"]
+
+
+class LeastUsedMember(MSMoE):
+    """A broken merge: each group keeps only its least-used member (the opposite of frequency weighting)."""
+
+    def merged_experts(self, name, layer):
+        labels, freq = self.labels_[name], self.frequencies_[name]
+        weights = torch.zeros_like(freq)
+        for g in range(int(labels.max()) + 1):
+            members = torch.nonzero(labels == g).reshape(-1)
+            weights[members[torch.argmin(freq[members])]] = 1.0
+        return merge_groups(read_experts(layer), labels, weights)
+
+
+def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch):
+    # units share the short model but draw their own calibration and test data, to keep the test fast
+    build = moe_compression.compression_testbed
+
+    def shared_model(seed, **kwargs):
+        calib = moe_compression.AlgoTasks(seed=100 + seed).sample(64)
+        return build(0, **kwargs)._replace(calib=calib, calib_mask=calib.input_ids != 10,
+                                           test=moe_compression.make_test_set(n_per_task=32, seed=200 + seed))
+
+    monkeypatch.setattr(mc_smoe, "compression_testbed", shared_model)
+    monkeypatch.setattr(mc_smoe, "OFF_FLOOR", 0.3)  # the 150-step model is less accurate than the real one
+
+    def broken(n_groups, **kwargs):
+        return LeastUsedMember(n_groups, **kwargs) if not kwargs else MSMoE(n_groups, **kwargs)
+
+    monkeypatch.setattr(mc_smoe, "MSMoE", broken)
+    trials = {}
+    for seed in range(8):
+        trials[seed] = mc_smoe.run_trial(seed, quick=True)
+    result = summarize(mc_smoe.REPRODUCTION, True, trials)
+    assert [c.outcome for c in result.of_kind("regime")] == ["pass", "pass"]
+    assert result.headline.outcome == "contradicted"
