@@ -150,3 +150,27 @@ def test_trimming_padding_keeps_the_losses():
     torch.testing.assert_close(short.aux_lb, full.aux_lb)
     torch.testing.assert_close(short.aux_z, full.aux_z)
     assert trim_padding(trimmed) is trimmed
+
+
+def test_sgd_parameters_step_with_their_gradient():
+    from diversa.nn.moe import router_parameters
+
+    batch = AlgoTasks(seed=4).sample(8)
+    model = _moe_model()
+    router = router_parameters(model)
+    before = [p.detach().clone() for p in router]
+    model.train()
+    out = model(batch.input_ids)
+    from diversa.nn.training import lm_loss
+
+    (lm_loss(out.logits, batch) + 1e-2 * out.aux_lb + 1e-3 * out.aux_z).backward()
+    grads = [p.grad.clone() for p in router]
+    norm = torch.nn.utils.clip_grad_norm_([p for p in model.parameters()], float("inf"))
+    scale = min(1.0, 1.0 / float(norm))  # train_lm clips the total norm at 1
+    model.zero_grad()
+    history = train_lm(model, batch, 1, lr=0.5, warmup=1, sgd_parameters=router)
+    for p, b, g in zip(router, before, grads):  # plain SGD: w - lr * g, not Adam's lr * sign(g)
+        torch.testing.assert_close(p.detach(), b - 0.5 * scale * g, atol=1e-6, rtol=1e-4)
+    assert len(history["optimizer_state"]["optimizers"]) == 2
+    with pytest.raises(ValueError, match="sgd_parameters"):
+        train_lm(model, batch, 2, start=1, optimizer_state=history["optimizer_state"])

@@ -108,7 +108,8 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
              callbacks: Sequence[Callable] = (), threads: int | None = 1, seed: int = 0,
              log_every: int = 0, parameters: Iterable[torch.nn.Parameter] | None = None,
              micro_batches: int = 1, lr_scales: Sequence[tuple[Iterable[torch.nn.Parameter], float]] = (),
-             start: int = 0, stop: int | None = None, optimizer_state: dict | None = None) -> dict:
+             sgd_parameters: Iterable[torch.nn.Parameter] = (), start: int = 0, stop: int | None = None,
+             optimizer_state: dict | None = None) -> dict:
     """Train ``model`` for ``steps`` optimizer steps; returns the history.
 
     ``stream``: an :class:`AlgoTasks` (batches of ``batch_size`` are drawn), an
@@ -125,7 +126,11 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
     parameters their own learning rate: pairs ``(params, scale)`` put those
     parameters in an optimiser group whose rate is ``scale`` times the
     schedule's, e.g. ``[(router_parameters(model), 0.1)]`` (a parameter may be
-    named once; the rest keep the schedule's rate).
+    named once; the rest keep the schedule's rate). ``sgd_parameters`` are
+    updated by plain SGD (no momentum, no weight decay) at the schedule's rate
+    instead of AdamW, so their steps scale with their gradients: AdaMoE's
+    router rows, whose only gradient may be a small auxiliary loss that Adam
+    would turn into full-size steps (they take precedence over ``lr_scales``).
 
     ``start``/``stop`` run only the steps ``start .. stop - 1`` of the
     ``steps``-step schedule (learning rates and callback step numbers as in the
@@ -150,12 +155,20 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
     lb_coef = (moe.lb_coef if moe is not None else 0.0) if lb_coef is None else lb_coef
     z_coef = (moe.z_coef if moe is not None else 0.0) if z_coef is None else z_coef
     params = [p for p in (model.parameters() if parameters is None else parameters) if p.requires_grad]
-    groups = _param_groups(params, lr_scales)
-    optimizer = torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay,
-                                  fused=True)  # one kernel for all tensors: about 2x faster steps here
+    sgd_ids = {id(p) for p in sgd_parameters}
+    adam_groups = _param_groups([p for p in params if id(p) not in sgd_ids], lr_scales)
+    optimizers = [torch.optim.AdamW(adam_groups, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    fused=True)] if adam_groups else []  # fused: one kernel, ~2x faster steps here
+    sgd = [p for p in params if id(p) in sgd_ids]
+    if sgd:
+        optimizers.append(torch.optim.SGD([{"params": sgd, "lr_scale": 1.0}], lr=lr))
     if optimizer_state is not None:
-        # a deep copy: two runs resumed from one state must not share (and update) the same moments
-        optimizer.load_state_dict(copy.deepcopy(optimizer_state))
+        states = optimizer_state["optimizers"]
+        if len(states) != len(optimizers):
+            raise ValueError("optimizer_state comes from a run with other sgd_parameters.")
+        for optimizer, state in zip(optimizers, states):
+            # a deep copy: two runs resumed from one state must not share (and update) the same moments
+            optimizer.load_state_dict(copy.deepcopy(state))
     batches = _stream(stream, batch_size)
     history = {"step": [], "loss": [], "ce": [], "lb": [], "z": []}
     moe_layers = model.moe_layers() if hasattr(model, "moe_layers") else []
@@ -167,9 +180,11 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
             batch = next(batches)
             for callback in callbacks:
                 callback(step, model, batch, out)
-            for group in optimizer.param_groups:
-                group["lr"] = group["lr_scale"] * lr_at(step, int(steps), lr, warmup, min_lr_ratio)
-            optimizer.zero_grad(set_to_none=True)
+            rate = lr_at(step, int(steps), lr, warmup, min_lr_ratio)
+            for optimizer in optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = group["lr_scale"] * rate
+                optimizer.zero_grad(set_to_none=True)
             chunks = [batch.subset(rows) for rows in torch.arange(batch.n_examples).chunk(int(micro_batches))]
             for chunk in chunks:
                 out = model(chunk.input_ids)
@@ -178,7 +193,8 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
                 (loss / len(chunks)).backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(params, clip)
-            optimizer.step()
+            for optimizer in optimizers:
+                optimizer.step()
             for layer in moe_layers:
                 layer.on_optimizer_step()
             if not log_every or step % log_every == 0 or step == stop - 1:
@@ -187,7 +203,7 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
                 history["ce"].append(float(ce.detach()))
                 history["lb"].append(float(out.aux_lb.detach()))
                 history["z"].append(float(out.aux_z.detach()))
-    history["optimizer_state"] = optimizer.state_dict()
+    history["optimizer_state"] = {"optimizers": [optimizer.state_dict() for optimizer in optimizers]}
     model.eval()
     return history
 
