@@ -17,6 +17,7 @@ plugs in there).
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -27,7 +28,8 @@ import torch.nn.functional as F
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks
 from diversa.nn.moe import RoutingOverride
 
-__all__ = ["evaluate_lm", "exact_match_gen", "greedy_generate", "lm_loss", "lr_at", "torch_threads", "train_lm"]
+__all__ = ["evaluate_lm", "exact_match_gen", "greedy_generate", "lm_loss", "lr_at", "torch_threads", "train_lm",
+           "trim_padding"]
 
 
 @contextlib.contextmanager
@@ -56,12 +58,48 @@ def lm_loss(logits: torch.Tensor, batch: AlgoBatch) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1][mask].float(), batch.input_ids[:, 1:][mask])
 
 
+def _param_groups(params: list[torch.nn.Parameter],
+                  lr_scales: Sequence[tuple[Iterable[torch.nn.Parameter], float]]) -> list[dict]:
+    """Optimiser groups: one per ``(params, scale)`` pair of ``lr_scales``, then the rest at scale 1."""
+    trainable = {id(p) for p in params}
+    claimed: set[int] = set()
+    groups = []
+    for i, pair in enumerate(lr_scales):
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"lr_scales[{i}] must be a (parameters, scale) pair, got {type(pair).__name__}.")
+        members, scale = pair
+        members = [p for p in members if id(p) in trainable]
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"lr_scales[{i}]: scale must be a finite number > 0, got {scale!r}.")
+        if any(id(p) in claimed for p in members):
+            raise ValueError(f"lr_scales[{i}] names a parameter that an earlier pair already scales.")
+        claimed.update(id(p) for p in members)
+        if members:
+            groups.append({"params": members, "lr_scale": float(scale)})
+    rest = [p for p in params if id(p) not in claimed]
+    return ([{"params": rest, "lr_scale": 1.0}] if rest else []) + groups
+
+
+def trim_padding(batch: AlgoBatch, pad_id: int = AlgoTasks.PAD) -> AlgoBatch:
+    """``batch`` without its trailing all-``<pad>`` columns (at least one column is kept).
+
+    With right padding, causal attention and losses that skip pad tokens,
+    training on the trimmed batch computes the same losses with fewer tokens.
+    """
+    used = (batch.input_ids != pad_id).any(dim=0).nonzero()
+    width = int(used.max()) + 1 if used.numel() else 1
+    if width == batch.input_ids.shape[1]:
+        return batch
+    return batch._replace(input_ids=batch.input_ids[:, :width], loss_mask=batch.loss_mask[:, :width])
+
+
 def _stream(stream, batch_size: int) -> Iterator[AlgoBatch]:
     if isinstance(stream, AlgoTasks):
-        return stream.batches(batch_size)
+        return map(trim_padding, stream.batches(batch_size))
     if isinstance(stream, AlgoBatch):
-        return iter(lambda: stream, None)  # a fixed batch, repeated
-    return iter(stream)
+        trimmed = trim_padding(stream)
+        return iter(lambda: trimmed, None)  # a fixed batch, repeated
+    return map(trim_padding, stream)
 
 
 def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, warmup: int = 100,
@@ -69,19 +107,38 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
              lb_coef: float | None = None, z_coef: float | None = None,
              callbacks: Sequence[Callable] = (), threads: int | None = 1, seed: int = 0,
              log_every: int = 0, parameters: Iterable[torch.nn.Parameter] | None = None,
-             micro_batches: int = 1) -> dict:
+             micro_batches: int = 1, lr_scales: Sequence[tuple[Iterable[torch.nn.Parameter], float]] = (),
+             sgd_parameters: Iterable[torch.nn.Parameter] = (), start: int = 0, stop: int | None = None,
+             optimizer_state: dict | None = None) -> dict:
     """Train ``model`` for ``steps`` optimizer steps; returns the history.
 
     ``stream``: an :class:`AlgoTasks` (batches of ``batch_size`` are drawn), an
-    iterator of :class:`AlgoBatch`, or one fixed batch. ``lb_coef``/``z_coef``
+    iterator of :class:`AlgoBatch`, or one fixed batch; trailing all-pad
+    columns are trimmed (:func:`trim_padding`: same losses, fewer tokens). ``lb_coef``/``z_coef``
     default to the model's ``config.moe`` values (0 for dense models).
     ``callbacks(step, model, batch, out)`` run before each step's forward
     (``out`` is the previous step's output, None at step 0), e.g. a
     :class:`~diversa.nn.moe.schedules.ProgressiveSparsification`. MoE layers'
     ``on_optimizer_step`` runs after every optimizer step. History keys:
-    ``loss``, ``ce``, ``lb``, ``z`` (per logged step) and ``step``.
+    ``loss``, ``ce``, ``lb``, ``z`` (per logged step), ``step`` and ``optimizer_state``.
     ``micro_batches > 1`` splits each batch into that many gradient-accumulation
-    chunks (the setting of the global-batch balance loss).
+    chunks (the setting of the global-batch balance loss). ``lr_scales`` gives
+    parameters their own learning rate: pairs ``(params, scale)`` put those
+    parameters in an optimiser group whose rate is ``scale`` times the
+    schedule's, e.g. ``[(router_parameters(model), 0.1)]`` (a parameter may be
+    named once; the rest keep the schedule's rate). ``sgd_parameters`` are
+    updated by plain SGD (no momentum, no weight decay) at the schedule's rate
+    instead of AdamW, so their steps scale with their gradients: AdaMoE's
+    router rows, whose only gradient may be a small auxiliary loss that Adam
+    would turn into full-size steps (they take precedence over ``lr_scales``).
+
+    ``start``/``stop`` run only the steps ``start .. stop - 1`` of the
+    ``steps``-step schedule (learning rates and callback step numbers as in the
+    whole run); ``history["optimizer_state"]`` holds the optimiser's state at
+    the end, and passing it back as ``optimizer_state`` with ``start`` resumes
+    the run. Training ``stop=s`` and then resuming from ``start=s`` (with the
+    same model, stream and settings) equals one uninterrupted run, so a run
+    can be forked at step s by copying the model and the stream.
     """
     if int(micro_batches) < 1:
         raise ValueError(f"micro_batches must be >= 1, got {micro_batches}.")
@@ -89,11 +146,29 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
         raise ValueError(f"steps must be >= 0, got {steps}.")
     if lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr}.")
+    stop = int(steps) if stop is None else int(stop)
+    if not 0 <= int(start) <= stop <= int(steps):
+        raise ValueError(f"start and stop must satisfy 0 <= start <= stop <= steps={steps}, got {start} and {stop}.")
+    if int(start) > 0 and optimizer_state is None:
+        raise ValueError("start > 0 resumes a run: pass the optimizer_state of the run that stopped there.")
     moe = getattr(getattr(model, "config", None), "moe", None)
     lb_coef = (moe.lb_coef if moe is not None else 0.0) if lb_coef is None else lb_coef
     z_coef = (moe.z_coef if moe is not None else 0.0) if z_coef is None else z_coef
     params = [p for p in (model.parameters() if parameters is None else parameters) if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    sgd_ids = {id(p) for p in sgd_parameters}
+    adam_groups = _param_groups([p for p in params if id(p) not in sgd_ids], lr_scales)
+    optimizers = [torch.optim.AdamW(adam_groups, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    fused=True)] if adam_groups else []  # fused: one kernel, ~2x faster steps here
+    sgd = [p for p in params if id(p) in sgd_ids]
+    if sgd:
+        optimizers.append(torch.optim.SGD([{"params": sgd, "lr_scale": 1.0}], lr=lr))
+    if optimizer_state is not None:
+        states = optimizer_state["optimizers"]
+        if len(states) != len(optimizers):
+            raise ValueError("optimizer_state comes from a run with other sgd_parameters.")
+        for optimizer, state in zip(optimizers, states):
+            # a deep copy: two runs resumed from one state must not share (and update) the same moments
+            optimizer.load_state_dict(copy.deepcopy(state))
     batches = _stream(stream, batch_size)
     history = {"step": [], "loss": [], "ce": [], "lb": [], "z": []}
     moe_layers = model.moe_layers() if hasattr(model, "moe_layers") else []
@@ -101,13 +176,15 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
     model.train()
     out = None
     with torch_threads(threads):
-        for step in range(int(steps)):
+        for step in range(int(start), stop):
             batch = next(batches)
             for callback in callbacks:
                 callback(step, model, batch, out)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, int(steps), lr, warmup, min_lr_ratio)
-            optimizer.zero_grad(set_to_none=True)
+            rate = lr_at(step, int(steps), lr, warmup, min_lr_ratio)
+            for optimizer in optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = group["lr_scale"] * rate
+                optimizer.zero_grad(set_to_none=True)
             chunks = [batch.subset(rows) for rows in torch.arange(batch.n_examples).chunk(int(micro_batches))]
             for chunk in chunks:
                 out = model(chunk.input_ids)
@@ -116,15 +193,17 @@ def train_lm(model, stream, steps: int, lr: float = 3e-3, batch_size: int = 64, 
                 (loss / len(chunks)).backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(params, clip)
-            optimizer.step()
+            for optimizer in optimizers:
+                optimizer.step()
             for layer in moe_layers:
                 layer.on_optimizer_step()
-            if not log_every or step % log_every == 0 or step == steps - 1:
+            if not log_every or step % log_every == 0 or step == stop - 1:
                 history["step"].append(step)
                 history["loss"].append(float(loss.detach()))
                 history["ce"].append(float(ce.detach()))
                 history["lb"].append(float(out.aux_lb.detach()))
                 history["z"].append(float(out.aux_z.detach()))
+    history["optimizer_state"] = {"optimizers": [optimizer.state_dict() for optimizer in optimizers]}
     model.eval()
     return history
 

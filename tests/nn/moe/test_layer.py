@@ -161,3 +161,17 @@ def test_lb_types_run(lb_type):
     lb = layer.aux_losses(layer(torch.randn(10, 8))[1]).lb
     assert torch.isfinite(lb) and (lb.item() == 0.0) == (lb_type == "none")
     layer.on_optimizer_step()
+
+
+@pytest.mark.parametrize("num_null, lb_type", [(0, "switch"), (0, "top1"), (4, "switch")])
+def test_aux_losses_reuse_the_forward_routing(num_null, lb_type):
+    torch.manual_seed(5)
+    layer = MoEFeedForward(8, 4, num_experts=4, top_k=2, num_null_experts=num_null, lb_type=lb_type, init_std=0.5)
+    x = torch.randn(12, 8)
+    _, routed = layer(x, return_routing=True)
+    again = layer.aux_losses(routed.logits)
+    reused = layer.aux_losses(routed.logits, routing=routed)
+    assert torch.equal(reused.lb, again.lb) and torch.equal(reused.z, again.z)
+    other = layer(torch.randn(12, 8), return_routing=True)[1]
+    with pytest.raises(ValueError, match="routing"):
+        layer.aux_losses(routed.logits, routing=other)  # a routing of other logits would give a wrong loss

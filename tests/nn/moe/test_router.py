@@ -82,3 +82,19 @@ def test_override_validation():
     with pytest.raises(ValueError, match="k=5"):
         RoutingOverride.topk(5).select(torch.full((1, 4), 0.25))
     assert RoutingOverride.rank((2,)) == RoutingOverride.rank([2]) and "rank" in repr(RoutingOverride.rank((2,)))
+
+
+def test_router_parameters_lists_true_then_null_rows_of_every_router():
+    from diversa.nn.models import MoEConfig, TinyLM, TinyLMConfig
+    from diversa.nn.moe import add_null_experts, router_parameters
+
+    model = TinyLM(TinyLMConfig(n_layers=2, moe=MoEConfig(num_experts=4, top_k=2, d_expert=8)))
+    routers = [layer.router for layer in model.moe_layers()]
+    assert [id(p) for p in router_parameters(model)] == [id(r.weight) for r in routers]
+    assert router_parameters(model, null_only=True) == []
+    add_null_experts(model, num_null=4, top_k=4)
+    expected = [id(p) for r in routers for p in (r.weight, r.null_weight)]
+    assert [id(p) for p in router_parameters(model)] == expected
+    assert [id(p) for p in router_parameters(model, null_only=True)] == [id(r.null_weight) for r in routers]
+    experts = {id(p) for layer in model.moe_layers() for p in (layer.w1, layer.w2)}
+    assert not experts & {id(p) for p in router_parameters(model)}

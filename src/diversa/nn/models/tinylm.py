@@ -257,7 +257,9 @@ class TinyLM(nn.Module):
         logits = x @ self.tok_emb.weight.t() if self.head is None else self.head(x)
         aux_lb = aux_z = logits.new_zeros(())
         for layer, routed in zip(self.moe_layers(), routers):
-            losses = layer.aux_losses(routed.logits, mask.reshape(-1))
+            # without an override the applied routing is the layer's own: reuse it instead of routing again
+            own = routed if routing_override is None else None
+            losses = layer.aux_losses(routed.logits, mask.reshape(-1), routing=own)
             aux_lb, aux_z = aux_lb + losses.lb, aux_z + losses.z
         return TinyLMOutput(logits, aux_lb, aux_z, routers, hidden, mask)
 

@@ -23,7 +23,7 @@ from diversa.nn.moe.losses import (
     top1_load_balancing_loss,
 )
 from diversa.nn.moe.null_experts import add_null_experts, true_expert_counts
-from diversa.nn.moe.router import RouterOutput, RoutingOverride, TopKRouter, sorted_experts
+from diversa.nn.moe.router import RouterOutput, RoutingOverride, TopKRouter, router_parameters, sorted_experts
 from diversa.nn.moe.schedules import (
     LossFreeBias,
     ProgressiveSparsification,
@@ -34,5 +34,5 @@ from diversa.nn.moe.schedules import (
 __all__ = ["LB_TYPES", "GlobalBatchLBL", "LossFreeBias", "MoEAuxLosses", "MoEFeedForward",
            "ProgressiveSparsification", "RouterOutput", "RoutingOverride", "TopKRouter", "active_expert_params",
            "adamoe_load_balancing_loss", "add_null_experts", "expert_counts", "load_balance_stats", "router_z_loss",
-           "routing_stats", "sigma_default_schedule", "sorted_experts", "switch_load_balancing_loss",
+           "router_parameters", "routing_stats", "sigma_default_schedule", "sorted_experts", "switch_load_balancing_loss",
            "top1_load_balancing_loss", "true_expert_counts"]

@@ -276,12 +276,16 @@ class MoEFeedForward(nn.Module):
             routed = routed._replace(topk_w=self._true_expert_weights(routed.logits, routed.topk_idx))
         return routed
 
-    def aux_losses(self, router_logits: torch.Tensor, mask: torch.Tensor | None = None) -> MoEAuxLosses:
+    def aux_losses(self, router_logits: torch.Tensor, mask: torch.Tensor | None = None,
+                   routing: RouterOutput | None = None) -> MoEAuxLosses:
         """Balance loss (``lb_type``, or AdaMoE's with null experts) and router z-loss of ``router_logits``.
 
         ``mask`` [T] (bool) marks the tokens the losses count (e.g. non-pad).
         The balance loss is taken on the layer's own routing of the logits
-        (overrides are an inference device). For ``lb_type="global_batch"`` in
+        (overrides are an inference device). ``routing``, when given, is that
+        routing as :meth:`route` (or ``forward(..., return_routing=True)``
+        without an override) already returned it for these logits; passing it
+        saves computing it again. For ``lb_type="global_batch"`` in
         training mode, this call adds the tokens' expert counts to the
         optimizer step's (call it once per forward, then
         :meth:`on_optimizer_step` after each step).
@@ -291,7 +295,10 @@ class MoEFeedForward(nn.Module):
             if mask.shape[0] != router_logits.shape[0]:
                 raise ValueError(f"mask must have {router_logits.shape[0]} entries (one per token), "
                                  f"got {tuple(mask.shape)}.")
-        routed = self.route(router_logits)
+        if routing is not None and routing.logits is not router_logits:
+            raise ValueError("routing must be the layer's routing of these router_logits (routing.logits is "
+                             "router_logits).")
+        routed = self.route(router_logits) if routing is None else routing
         return MoEAuxLosses(self._balance_loss(routed, mask), router_z_loss(router_logits, mask))
 
     def _true_expert_weights(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

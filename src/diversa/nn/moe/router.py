@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["RouterOutput", "RoutingOverride", "TopKRouter", "sorted_experts"]
+__all__ = ["RouterOutput", "RoutingOverride", "TopKRouter", "router_parameters", "sorted_experts"]
 
 
 class RouterOutput(NamedTuple):
@@ -234,3 +234,23 @@ class TopKRouter(nn.Module):
             weights = _normalized(weights)
         return RouterOutput(logits, probs, idx, weights)
 
+
+
+def router_parameters(model: nn.Module, null_only: bool = False) -> list[nn.Parameter]:
+    """The routers' parameters of every :class:`TopKRouter` in ``model``: true rows, then AdaMoE null rows.
+
+    For optimiser parameter groups that give routers their own learning rate:
+    AdaMoE's null rows (arXiv:2406.13233) receive gradient only from the
+    balance loss, and Adam's step size does not shrink with that loss's
+    coefficient, so at the learning rate of the experts they drift far faster
+    than the coefficient suggests. ``null_only=True`` returns the null rows
+    alone. Each parameter appears once.
+    """
+    params: list[nn.Parameter] = []
+    for module in model.modules():
+        if isinstance(module, TopKRouter):
+            if not null_only:
+                params.append(module.weight)
+            if module.null_weight is not None:
+                params.append(module.null_weight)
+    return list({id(p): p for p in params}.values())
