@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from diversa.combine.moe import MSMoE, merge_groups, read_experts
+from diversa.combine.moe import MSMoE
 from diversa.reproduce import mc_smoe
 from diversa.reproduce.runner import summarize
 from diversa.reproduce.testbeds import moe_compression
@@ -36,16 +36,16 @@ def test_trial_measures_every_check_and_its_mechanism():
     assert d["expert_params_mcsmoe"] <= d["expert_params_prune_matched"]
 
 
-class LeastUsedMember(MSMoE):
-    """A broken merge: each group keeps only its least-used member (the opposite of frequency weighting)."""
+class Negated(MSMoE):
+    """A broken merge whose merged experts output the opposite of the merge (keeping one member, for instance,
+    is not broken enough: on this base it can rival averaging)."""
 
     def merged_experts(self, name, layer):
-        labels, freq = self.labels_[name], self.frequencies_[name]
-        weights = torch.zeros_like(freq)
-        for g in range(int(labels.max()) + 1):
-            members = torch.nonzero(labels == g).reshape(-1)
-            weights[members[torch.argmin(freq[members])]] = 1.0
-        return merge_groups(read_experts(layer), labels, weights)
+        experts = super().merged_experts(name, layer)
+        with torch.no_grad():
+            for p in experts.matrices()["down"].parameters():
+                p.neg_()
+        return experts
 
 
 def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch):
@@ -53,15 +53,16 @@ def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch):
     build = moe_compression.compression_testbed
 
     def shared_model(seed, **kwargs):
-        calib = moe_compression.AlgoTasks(seed=100 + seed).sample(64)
+        tasks = moe_compression.BASE_TASKS
+        calib = moe_compression.AlgoTasks(tasks, seed=100 + seed).sample(64)
         return build(0, **kwargs)._replace(calib=calib, calib_mask=calib.input_ids != 10,
-                                           test=moe_compression.make_test_set(n_per_task=32, seed=200 + seed))
+                                           test=moe_compression.make_test_set(tasks, n_per_task=32, seed=200 + seed))
 
     monkeypatch.setattr(mc_smoe, "compression_testbed", shared_model)
     monkeypatch.setattr(mc_smoe, "OFF_FLOOR", 0.3)  # the 150-step model is less accurate than the real one
 
     def broken(n_groups, **kwargs):
-        return LeastUsedMember(n_groups, **kwargs) if not kwargs else MSMoE(n_groups, **kwargs)
+        return Negated(n_groups, **kwargs) if not kwargs else MSMoE(n_groups, **kwargs)
 
     monkeypatch.setattr(mc_smoe, "MSMoE", broken)
     trials = {}

@@ -51,9 +51,10 @@ def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch):
     build = moe_compression.compression_testbed
 
     def shared_model(seed, **kwargs):
-        calib = moe_compression.AlgoTasks(seed=100 + seed).sample(64)
+        tasks = moe_compression.BASE_TASKS
+        calib = moe_compression.AlgoTasks(tasks, seed=100 + seed).sample(64)
         return build(0, **kwargs)._replace(calib=calib, calib_mask=calib.input_ids != 10,
-                                           test=moe_compression.make_test_set(n_per_task=32, seed=200 + seed))
+                                           test=moe_compression.make_test_set(tasks, n_per_task=32, seed=200 + seed))
 
     monkeypatch.setattr(sub_moe, "compression_testbed", shared_model)
     monkeypatch.setattr(sub_moe, "SubMoE", Silenced)

@@ -24,12 +24,12 @@ from torch import nn
 from diversa.combine.moe import LoSparsePruner, compress_experts
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set
 from diversa.nn.training import evaluate_lm, lm_loss
-from diversa.reproduce.testbeds.moe_lm import base_moe
+from diversa.reproduce.testbeds.moe_lm import BASE_TASKS, base_moe
 
 __all__ = ["CompressionTestbed", "compression_testbed", "mcsmoe_compress", "token_accuracy"]
 
-#: Training steps of the shared base MoE (the AdaMoE/SCMoE quick-mode checkpoint).
-BASE_STEPS = 400
+#: Training steps of the shared base MoE (the AdaMoE/SCMoE quick-mode checkpoint, so one cache serves all).
+BASE_STEPS = 300
 #: Calibration stream seeds are offset so they never coincide with the model's training stream.
 CALIBRATION_SEED_OFFSET = 50_000
 
@@ -46,9 +46,11 @@ class CompressionTestbed(NamedTuple):
 def compression_testbed(seed: int, n_calib: int = 128, n_test_per_task: int = 128) -> CompressionTestbed:
     """The base MoE of ``seed`` (cached), ``n_calib`` calibration sequences and the test set of ``seed``."""
     model = base_moe(seed, steps=BASE_STEPS)
-    calib = AlgoTasks(seed=CALIBRATION_SEED_OFFSET + seed).sample(n_calib)
+    # Calibrate and test on the tasks the base model was trained on.
+    calib = AlgoTasks(BASE_TASKS, seed=CALIBRATION_SEED_OFFSET + seed).sample(n_calib)
     mask = calib.input_ids != model.config.pad_id
-    return CompressionTestbed(model, calib, mask, make_test_set(n_per_task=n_test_per_task, seed=seed))
+    test = make_test_set(BASE_TASKS, n_per_task=n_test_per_task, seed=seed)
+    return CompressionTestbed(model, calib, mask, test)
 
 
 def token_accuracy(model: nn.Module, test: AlgoBatch) -> float:
