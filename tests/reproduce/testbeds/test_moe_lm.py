@@ -18,3 +18,13 @@ def test_base_moe_is_cached_and_reloaded(monkeypatch, tmp_path):
         assert moe_lm.cache_dir() is None
     finally:
         torch.set_num_threads(previous)
+
+
+def test_base_dense_is_dense_and_cached_apart_from_the_moe(monkeypatch, tmp_path, one_thread):
+    monkeypatch.setenv("DIVERSA_CACHE", str(tmp_path))
+    dense = moe_lm.base_dense(1, steps=3, batch_size=4)
+    moe = moe_lm.base_moe(1, steps=3, batch_size=4)
+    assert dense.config.moe is None and moe.config.moe is not None
+    assert len(list((tmp_path / "experts").glob("base_dense_1_3_*.pt"))) == 1
+    ids = torch.randint(0, 10, (2, 24))
+    assert torch.equal(dense(ids).logits, moe_lm.base_dense(1, steps=3, batch_size=4)(ids).logits)
