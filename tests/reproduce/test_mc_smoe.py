@@ -1,4 +1,5 @@
-"""The MC-SMoE reproduction on a shortened testbed (base MoE trained 150 steps, 32 test prompts per task)."""
+"""The MC-SMoE reproduction on a shortened testbed (conftest.py: base MoE
+trained 150 steps, 32 test prompts per task)."""
 
 import pytest
 import torch
@@ -6,21 +7,11 @@ import torch
 from diversa.combine.moe import MSMoE
 from diversa.reproduce import mc_smoe
 from diversa.reproduce.runner import summarize
-from diversa.reproduce.testbeds import moe_compression
-
-SHORT_STEPS = 150
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("moe_compression")
-
 
 @pytest.fixture(autouse=True)
-def short_testbed(monkeypatch, cache, one_thread):
-    monkeypatch.setenv("DIVERSA_CACHE", str(cache))
-    monkeypatch.setattr(moe_compression, "BASE_STEPS", SHORT_STEPS)
+def short_testbed(monkeypatch, short_moe_compression):
     monkeypatch.setattr(mc_smoe, "QUICK", {"n_test_per_task": 32})
+    return short_moe_compression
 
 
 def test_trial_measures_every_check_and_its_mechanism():
@@ -48,18 +39,8 @@ class Negated(MSMoE):
         return experts
 
 
-def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch):
-    # units share the short model but draw their own calibration and test data, to keep the test fast
-    build = moe_compression.compression_testbed
-
-    def shared_model(seed, **kwargs):
-        tasks = moe_compression.BASE_TASKS
-        calib = moe_compression.AlgoTasks(tasks, seed=100 + seed).sample(64)
-        return build(0, **kwargs)._replace(calib=calib, calib_mask=calib.input_ids != 10,
-                                           test=moe_compression.make_test_set(tasks, n_per_task=32, seed=200 + seed))
-
-    monkeypatch.setattr(mc_smoe, "compression_testbed", shared_model)
-    monkeypatch.setattr(mc_smoe, "OFF_FLOOR", 0.3)  # the 150-step model is less accurate than the real one
+def test_a_broken_merge_is_contradicted_by_the_verdict_rule(monkeypatch, short_testbed):
+    short_testbed(mc_smoe)  # units share one short model, each with its own calibration and test data
 
     def broken(n_groups, **kwargs):
         return Negated(n_groups, **kwargs) if not kwargs else MSMoE(n_groups, **kwargs)

@@ -50,14 +50,19 @@ from diversa.combine.moe import (
     union_svd,
 )
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
-from diversa.reproduce.testbeds.moe_compression import compression_testbed, mcsmoe_compress, token_accuracy
+from diversa.reproduce.testbeds.moe_compression import (
+    compression_testbed,
+    mcsmoe_compress,
+    regime_checks,
+    regime_pairs,
+    token_accuracy,
+)
 
 N_EXPERTS, N_EXPERTS_25 = 4, 6
 #: MC-SMoE's compression (rank, residual rows kept) and Sub-MoE's intra-expert rank at no more parameters.
 MC_RANK, FINAL_RATIO, SUB_RANK = 12, 0.10, 15
 #: Union rank of the shared-subspace mechanism check.
 UNION_RANK = 16
-OFF_FLOOR, PRUNE_COST = 0.5, 0.02
 QUICK = {"n_test_per_task": 128}
 FULL = {"n_test_per_task": 256}
 
@@ -147,8 +152,7 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
             "submoe-vs-msmoe": (acc["msmoe"], acc["submoe"]),
             "submoe-vs-prune": (acc["prune"], acc["submoe"]),
             "submoe-vs-prune-25": (acc["prune_25"], acc["submoe_25"]),
-            "full-off-floor": (OFF_FLOOR, full),
-            "pruning-costs-accuracy": (full - PRUNE_COST, acc["prune"]),
+            **regime_pairs(full, acc["prune"]),
             "union-basis-beats-per-expert-svd": (independent_error, union_error),
             "clusters-functionally-closer": (cos_router, cos_kmeans),
         },
@@ -188,12 +192,7 @@ REPRODUCTION = Reproduction(
         Check("submoe-vs-prune-25", "answer-token accuracy", f"frequency pruning (8->{N_EXPERTS_25})",
               f"Sub-MoE (8->{N_EXPERTS_25})", "greater", "merging beats pruning at 25% expert reduction",
               "96% of zero-shot performance at 25% expert reduction, above pruning"),
-        Check("full-off-floor", "answer-token accuracy", f"floor {OFF_FLOOR}", "uncompressed model", "greater",
-              "the uncompressed model is well above chance (1/11), so compression has something to lose",
-              kind="regime"),
-        Check("pruning-costs-accuracy", "answer-token accuracy", f"uncompressed model - {PRUNE_COST}",
-              f"frequency pruning (8->{N_EXPERTS})", "less",
-              "halving the experts costs accuracy, so there is room for a better compression", kind="regime"),
+        *regime_checks(N_EXPERTS),
         Check("union-basis-beats-per-expert-svd", "relative reconstruction error of cluster members",
               "per-expert SVD at equal storage", f"union SVD rank {UNION_RANK} (shared U counted once)", "less",
               "the members of a cluster share an output subspace that one basis captures",

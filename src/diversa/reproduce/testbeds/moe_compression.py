@@ -24,12 +24,15 @@ from torch import nn
 from diversa.combine.moe import LoSparsePruner, compress_experts
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set
 from diversa.nn.training import evaluate_lm, lm_loss
+from diversa.reproduce.registry import Check
 from diversa.reproduce.testbeds.moe_lm import BASE_TASKS, base_moe
 
-__all__ = ["CompressionTestbed", "compression_testbed", "mcsmoe_compress", "token_accuracy"]
+__all__ = ["CompressionTestbed", "compression_testbed", "mcsmoe_compress", "regime_checks", "regime_pairs", "token_accuracy"]
 
 #: Training steps of the shared base MoE (the AdaMoE/SCMoE quick-mode checkpoint, so one cache serves all).
 BASE_STEPS = 300
+#: Regime: the uncompressed model's accuracy floor; the accuracy pruning half the experts must cost.
+OFF_FLOOR, PRUNE_COST = 0.5, 0.02
 #: Calibration stream seeds are offset so they never coincide with the model's training stream.
 CALIBRATION_SEED_OFFSET = 50_000
 
@@ -71,3 +74,24 @@ def mcsmoe_compress(merged: nn.Module, tb: CompressionTestbed, rank: int, final_
     pruner.prune(final_ratio)
     model.zero_grad()
     return model.eval()
+
+
+def regime_checks(n_kept: int) -> tuple[Check, Check]:
+    """The compression reproductions' regime: the full model is off floor and pruning to ``n_kept`` costs accuracy.
+
+    A trial measures them as ``"full-off-floor": (OFF_FLOOR, full)`` and
+    ``"pruning-costs-accuracy": (full - PRUNE_COST, pruned)``.
+    """
+    return (
+        Check("full-off-floor", "answer-token accuracy", f"floor {OFF_FLOOR}", "uncompressed model", "greater",
+              "the uncompressed model is well above chance (1/11), so compression has something to lose",
+              kind="regime"),
+        Check("pruning-costs-accuracy", "answer-token accuracy", f"uncompressed model - {PRUNE_COST}",
+              f"frequency pruning (8->{n_kept})", "less",
+              "halving the experts costs accuracy, so there is room for a better compression", kind="regime"),
+    )
+
+
+def regime_pairs(full: float, pruned: float) -> dict[str, tuple[float, float]]:
+    """The measured pairs of :func:`regime_checks` (floor and cost read at call time, so tests can lower them)."""
+    return {"full-off-floor": (OFF_FLOOR, full), "pruning-costs-accuracy": (full - PRUNE_COST, pruned)}
