@@ -2,30 +2,20 @@ import dataclasses
 
 import numpy as np
 
-from diversa.datasets import synthtext as st
 from diversa.reproduce import kmq
 from diversa.reproduce.runner import single_threaded, summarize
-from diversa.reproduce.testbeds.text_classifier import train_tiny_classifier
+from diversa.reproduce.testbeds.text_classifier import random_selection_fit
 
 #: A shortened testbed: a pool of 600, budget 60, few steps; fast, not converged, enough for a broken arm.
 TINY = kmq.Sizes(pool=600, budget=60, clusters=6, n_steps=50, test_per_domain=30)
 
 
-def _training_fit(n_pool, budget, n_steps):
-    from diversa.data.select import RandomSelector
-
-    pool = st.make_multidomain_text(n_pool, seed=0)
-    ids, y = st.token_ids(pool), np.array([d.y for d in pool])
-    idx = RandomSelector(random_state=0).fit(np.zeros((n_pool, 1))).select(budget)
-    proba = train_tiny_classifier(ids[idx], y[idx], seed=0, n_steps=n_steps)(ids[idx])
-    return float(-np.log(proba[np.arange(budget), y[idx]]).mean()), float((proba.argmax(1) == y[idx]).mean())
-
-
 def test_every_arm_trains_long_enough_to_fit_its_selection(one_thread):
     # the convergence rule that fixed n_steps on the Random arm of seed 0; 10 epochs (~50 steps) missed it
-    ce, acc = _training_fit(kmq.SIZES.pool, kmq.SIZES.budget, kmq.SIZES.n_steps)
+    pool, budget = kmq.SIZES.pool, kmq.SIZES.budget
+    ce, acc = random_selection_fit(pool, budget, kmq.SIZES.n_steps)
     assert ce < 0.01 and acc == 1.0
-    assert _training_fit(kmq.SIZES.pool, kmq.SIZES.budget, 50)[0] > 0.1
+    assert random_selection_fit(pool, budget, 50)[0] > 0.1
 
 
 def test_a_selector_that_takes_junk_first_gets_a_contradicted_headline(one_thread, monkeypatch):

@@ -2,10 +2,9 @@ import dataclasses
 
 import numpy as np
 
-from diversa.datasets import synthtext as st
 from diversa.reproduce import odis
 from diversa.reproduce.runner import single_threaded, summarize
-from diversa.reproduce.testbeds.text_classifier import train_tiny_classifier
+from diversa.reproduce.testbeds.text_classifier import random_selection_fit
 
 #: A shortened testbed: a pool of 600, budget 60, few steps; fast, not converged, enough for a broken arm.
 TINY = odis.Sizes(pool=600, budget=60, n_steps=50, test_per_domain=30)
@@ -13,20 +12,10 @@ TINY = odis.Sizes(pool=600, budget=60, n_steps=50, test_per_domain=30)
 
 def test_every_arm_trains_long_enough_to_fit_its_selection(one_thread):
     # the convergence rule that fixed n_steps on the Random arm of seed 0; 10 epochs (~100 steps) missed it
-    from diversa.data.select import RandomSelector
-
-    n, b = odis.SIZES.pool, odis.SIZES.budget
-    pool = st.make_multidomain_text(n, seed=0)
-    ids, y = st.token_ids(pool), np.array([d.y for d in pool])
-    idx = RandomSelector(random_state=0).fit(np.zeros((n, 1))).select(b)
-
-    def fit(n_steps):
-        proba = train_tiny_classifier(ids[idx], y[idx], seed=0, n_steps=n_steps)(ids[idx])
-        return -np.log(proba[np.arange(b), y[idx]]).mean(), (proba.argmax(1) == y[idx]).mean()
-
-    ce, acc = fit(odis.SIZES.n_steps)
+    pool, budget = odis.SIZES.pool, odis.SIZES.budget
+    ce, acc = random_selection_fit(pool, budget, odis.SIZES.n_steps)
     assert ce < 0.01 and acc == 1.0
-    assert fit(100)[0] > 0.1
+    assert random_selection_fit(pool, budget, 100)[0] > 0.1
 
 
 def test_a_selector_that_takes_junk_first_gets_a_contradicted_headline(one_thread, monkeypatch):

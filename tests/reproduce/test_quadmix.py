@@ -6,7 +6,7 @@ import pytest
 from diversa.datasets import synthtext as st
 from diversa.reproduce import quadmix
 from diversa.reproduce.runner import single_threaded, summarize
-from diversa.reproduce.testbeds.text_classifier import train_tiny_classifier
+from diversa.reproduce.testbeds.text_classifier import random_selection_fit, train_tiny_classifier
 
 #: A shortened testbed: pool 600, quota 30 (5%), a small search and few steps.
 TINY = quadmix.Sizes(pool=600, quota=30, proxies=(60, 60), candidates=(300, 300), n_steps=50, eval_per_domain=30)
@@ -31,20 +31,10 @@ def junk_first_trials():
 
 def test_every_arm_trains_long_enough_to_fit_its_selection(one_thread):
     # the convergence rule that fixed n_steps on the Random arm (150 documents) of seed 0
-    from diversa.data.select import RandomSelector
-
-    n, b = quadmix.SIZES.pool, quadmix.SIZES.quota
-    pool = st.make_multidomain_text(n, seed=0)
-    ids, y = st.token_ids(pool), np.array([d.y for d in pool])
-    idx = RandomSelector(random_state=0).fit(np.zeros((n, 1))).select(b)
-
-    def fit(n_steps):
-        proba = train_tiny_classifier(ids[idx], y[idx], seed=0, n_steps=n_steps)(ids[idx])
-        return -np.log(proba[np.arange(b), y[idx]]).mean(), (proba.argmax(1) == y[idx]).mean()
-
-    ce, acc = fit(quadmix.SIZES.n_steps)
+    pool, budget = quadmix.SIZES.pool, quadmix.SIZES.quota
+    ce, acc = random_selection_fit(pool, budget, quadmix.SIZES.n_steps)
     assert ce < 0.01 and acc == 1.0
-    assert fit(50)[0] > 0.1
+    assert random_selection_fit(pool, budget, 50)[0] > 0.1
 
 
 def test_quota_lies_inside_the_range_the_prior_can_fill():

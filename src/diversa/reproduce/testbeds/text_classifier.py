@@ -24,7 +24,7 @@ import numpy as np
 
 from diversa.datasets.synthtext import VOCAB
 
-__all__ = ["EPOCHS", "macro_accuracy", "tiny_text_classifier", "train_tiny_classifier"]
+__all__ = ["EPOCHS", "macro_accuracy", "random_selection_fit", "tiny_text_classifier", "train_tiny_classifier"]
 
 EPOCHS = 10
 
@@ -148,3 +148,19 @@ def macro_accuracy(proba, y, domains) -> float:
                          f"{domains.shape}")
     hit = proba.argmax(axis=1) == y
     return float(np.mean([hit[domains == d].mean() for d in np.unique(domains)]))
+
+
+def random_selection_fit(pool_size: int, budget: int, n_steps: int, seed: int = 0) -> tuple[float, float]:
+    """(training cross-entropy, training accuracy) after ``n_steps`` on a random ``budget`` of a fresh pool.
+
+    The convergence rule the selection reproductions fix their step budget by: on the Random arm of a pool of
+    ``pool_size`` SynthText-MD documents (seed ``seed``), the classifier must fit its own selection.
+    """
+    from diversa.data.select import RandomSelector
+    from diversa.datasets import synthtext as st
+
+    pool = st.make_multidomain_text(pool_size, seed=seed)
+    ids, y = st.token_ids(pool), np.array([d.y for d in pool])
+    idx = RandomSelector(random_state=seed).fit(np.zeros((pool_size, 1))).select(budget)
+    proba = train_tiny_classifier(ids[idx], y[idx], seed=seed, n_steps=n_steps)(ids[idx])
+    return float(-np.log(proba[np.arange(budget), y[idx]]).mean()), float((proba.argmax(1) == y[idx]).mean())
