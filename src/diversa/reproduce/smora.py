@@ -32,7 +32,9 @@ update at scale 2 = alpha/r for LoRA, alpha/k for SMoRA):
 * (e) SMoRA r = 16, k = 4, P = 4 (blocks of 4 ranks: (c)'s expert structure
   with SMoRA's sigmoid routing and bias balancing; isolates the granularity);
 * full mode adds, as diagnostics, (d) with u = 0 (bias off) and with the
-  official u = 1e-5 (the faithful variant).
+  official u = 1e-5 (the faithful variant), and (c) with gate 1 for the chosen
+  expert (the router then learns from the balance loss only): the Switch gate
+  starts near 1/4, so (c)'s update starts smaller than the other arms'.
 
 Claims: headline (d) > (c) (the paper: finer-grained partitioning beats
 MoE-LoRA within the same total and activated parameter constraints);
@@ -117,7 +119,7 @@ class Size:
 #: calibrated once on seed 1000 with arm (a) only (module docstring)
 STEPS = 90
 QUICK = Size(steps=STEPS, n_test=256)
-FULL = Size(steps=STEPS, n_test=512, extra_arms=("smora_u0", "smora_u1e-5"))
+FULL = Size(steps=STEPS, n_test=512, extra_arms=("smora_u0", "smora_u1e-5", "moe_lora_unit_gate"))
 
 
 class SwitchLoRALinear(LoRAMixerLinear):
@@ -132,13 +134,19 @@ class SwitchLoRALinear(LoRAMixerLinear):
     router initialisation are :class:`LoRAMixerLinear`'s.
     """
 
+    def __init__(self, *args, unit_gate: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit_gate = bool(unit_gate)
+
     def routing(self, x: torch.Tensor, expert_weights: torch.Tensor | None = None) -> MixerRouting:
+        """Top-1 routing: the chosen expert's weight is its probability (1 with ``unit_gate``)."""
         if expert_weights is not None:
             return super().routing(x, expert_weights)
         logits = self.router(x)
         probs = logits.softmax(dim=-1)
         top = torch.sort(probs, dim=-1, descending=True, stable=True).indices[..., :1]
-        weights = torch.zeros_like(probs).scatter(-1, top, probs.gather(-1, top))
+        values = torch.ones_like(probs[..., :1]) if self.unit_gate else probs.gather(-1, top)
+        weights = torch.zeros_like(probs).scatter(-1, top, values)
         return MixerRouting(logits, probs, weights)
 
     def forward(self, x: torch.Tensor, expert_weights: torch.Tensor | None = None, return_routing: bool = False):
@@ -152,10 +160,11 @@ class SwitchLoRALinear(LoRAMixerLinear):
         return (out, routing) if return_routing else out
 
 
-def apply_switch_lora(model, target_modules=TARGETS, num_experts: int = N_EXPERTS, r: int = K_ACTIVE):
+def apply_switch_lora(model, target_modules=TARGETS, num_experts: int = N_EXPERTS, r: int = K_ACTIVE,
+                      unit_gate: bool = False):
     """Replace the targeted linears by :class:`SwitchLoRALinear` (scale ``SCALE`` per expert), in place."""
     return apply_adapter(model, target_modules, lambda name, base: SwitchLoRALinear(
-        base, num_experts, r=r, alpha=SCALE * r, top_k=1, mode="sparse"))
+        base, num_experts, r=r, alpha=SCALE * r, top_k=1, mode="sparse", unit_gate=unit_gate))
 
 
 def build_arm(base, arm: str):
@@ -167,6 +176,8 @@ def build_arm(base, arm: str):
         return apply_lora(model, TARGETS, r=R_TOTAL, alpha=SCALE * R_TOTAL)
     if arm == "moe_lora":
         return apply_switch_lora(model)
+    if arm == "moe_lora_unit_gate":
+        return apply_switch_lora(model, unit_gate=True)
     smora = {"smora": (1, U_CLAIM), "smora_block": (R_TOTAL // N_EXPERTS, U_CLAIM), "smora_u0": (1, 0.0),
              "smora_u1e-5": (1, U_FAITHFUL)}
     if arm not in smora:
@@ -282,6 +293,26 @@ def dead_ranks(usage: dict[str, torch.Tensor]) -> float:
     return float(np.mean([int((counts.sum(dim=0) == 0).sum()) for counts in usage.values()]))
 
 
+@torch.no_grad()
+def mean_top_gate(model, batch) -> float:
+    """Mean over MoE-LoRA layers and non-pad tokens of the chosen expert's gate (1/E at a uniform router)."""
+    model.eval()
+    mask = batch.input_ids != AlgoTasks.PAD
+    with record_routing(model, SwitchLoRALinear) as records:
+        model(batch.input_ids)
+    return float(np.mean([float(r.routing.weights.sum(-1)[mask].mean()) for r in records]))
+
+
+@torch.no_grad()
+def expert_usage(model, batch) -> dict[str, list[float]]:
+    """``{layer: share of non-pad tokens routed to each expert}`` of the MoE-LoRA layers."""
+    model.eval()
+    mask = batch.input_ids != AlgoTasks.PAD
+    with record_routing(model, SwitchLoRALinear) as records:
+        model(batch.input_ids)
+    return {r.name: [round(float(v), 3) for v in (r.routing.weights[mask] > 0).float().mean(0)] for r in records}
+
+
 def bias_spread(model) -> float:
     """Mean over SMoRA layers of max - min of the balancing bias."""
     return float(np.mean([float(m.rank_bias.max() - m.rank_bias.min()) for m in model.modules()
@@ -325,6 +356,8 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         "rank_usage_cv": cv, "rank_usage_cv_smora_bias_zeroed": usage_cv(unbiased),
         "rank_profile_jaccard": jaccard, "dead_ranks": {arm: dead_ranks(u) for arm, u in usage.items()},
         "bias_spread": {arm: bias_spread(models[arm]) for arm in smora_arms},
+        "moe_lora_mean_top_gate": mean_top_gate(models["moe_lora"], probe),
+        "moe_lora_expert_usage": expert_usage(models["moe_lora"], probe),
         "smora_rank_counts": {name: c.sum(dim=0).int().tolist() for name, c in usage["smora"].items()},
     }
     return TrialResult(
@@ -365,8 +398,8 @@ REPRODUCTION = Reproduction(
            f"the same four-task stream for every arm. Arms: LoRA r4; LoRA r16; MoE-LoRA 4 x r4 softmax top-1 "
            f"(Switch gate, LBL {LB_COEF:g}); SMoRA r16 k4 (u = {U_CLAIM:g}); SMoRA r16 k4 with blocks of 4 ranks "
            f"(P = 4). Metric: macro teacher-forced exact match on 256 (full 512) test prompts per task; a unit = "
-           f"a seed (base, training stream, test set). Full mode adds SMoRA with u = 0 and u = 1e-5 as "
-           f"diagnostics."),
+           f"a seed (base, training stream, test set). Full mode adds SMoRA with u = 0 and u = 1e-5 and "
+           f"MoE-LoRA with gate 1 as diagnostics."),
     checks=(
         Check("smora-vs-moe-lora", _EM, "MoE-LoRA 4 x r4, softmax top-1 (total 16, active 4)",
               "SMoRA r16 k4 (total 16, active 4)", "greater",
@@ -404,5 +437,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="smora-vs-moe-lora",
-    trial_seconds=10.0,
+    trial_seconds=21.0,
 )
