@@ -36,6 +36,11 @@ update at scale 2 = alpha/r for LoRA, alpha/k for SMoRA):
   expert (the router then learns from the balance loss only): the Switch gate
   starts near 1/4, so (c)'s update starts smaller than the other arms'.
 
+Trainable parameters per unit: (a) 9,216; (b) 36,864; (c) and (e) 41,472;
+(d) 55,296. (b)-(e) hold the same 16 ranks; SMoRA's router has one row per
+rank (16 x d_in) where (c) and (e) have one per block (4 x d_in). The paper
+matches total and activated rank, not router size, and so does this design.
+
 Claims: headline (d) > (c) (the paper: finer-grained partitioning beats
 MoE-LoRA within the same total and activated parameter constraints);
 secondary (d) > (a) (same active rank), (d) > (e) (finer beats coarser with the
