@@ -1,4 +1,4 @@
-"""The SMoRA reproduction on a shortened testbed (base trained 150 steps, 15-20 adapter steps, 16-32 test prompts per task)."""
+"""The SMoRA reproduction on a shortened testbed (150-step base, 15-20 adapter steps, 16-32 test prompts per task)."""
 
 import dataclasses
 
