@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 
 import numpy as np
 import torch
@@ -87,7 +88,7 @@ from diversa.nn.training import evaluate_lm, train_lm
 from diversa.nn.xcross import XCrossModel
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 from diversa.reproduce.testbeds.cache import load_or_build
-from diversa.reproduce.testbeds.moe_lm import DENSE_STEPS, base_dense, cache_dir
+from diversa.reproduce.testbeds.moe_lm import base_dense, cache_dir
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 #: LoRA rank of the sources and of the target LoRA (a); rank of the parameter-matched LoRA (a1)
@@ -146,11 +147,8 @@ class XCrossLM(nn.Module):
 
     def __init__(self, base: TinyLM, source_loras: list[dict[str, torch.Tensor]], dynamic: bool = True):
         super().__init__()
-        stacks = []
-        for sd in source_loras:
-            model = with_lora(base, RANK)
-            load_lora_state_dict(model, sd)
-            stacks.append([_Layer(block) for block in model.blocks])
+        # the source LoRAs are frozen, so each is merged into its copy of the backbone (the same function, faster)
+        stacks = [[_Layer(block) for block in merge_and_unload(_source_model(base, sd)).blocks] for sd in source_loras]
         self.xcross = XCrossModel(stacks, base.config.d_model, embed=_Embed(base), head=_Head(base), dynamic=dynamic)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
@@ -221,9 +219,10 @@ def _train_source(base: TinyLM, seed: int, task: str) -> dict[str, torch.Tensor]
 def source_loras(base: TinyLM, seed: int) -> list[dict[str, torch.Tensor]]:
     """The unit's source-domain LoRAs (``SOURCE_TASKS`` order), trained on their own tasks; cached per seed."""
     steps = "-".join(f"{t}{SOURCE_STEPS[t]}" for t in SOURCE_TASKS)
+    digest = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in base.state_dict().values()))
     directory = cache_dir()
     path = None if directory is None else \
-        directory / f"xcross_sources_{seed}_base{DENSE_STEPS}_{steps}_r{RANK}_lr{LR:g}_b{BATCH}.pt"
+        directory / f"xcross_sources_{seed}_{steps}_r{RANK}_lr{LR:g}_b{BATCH}_{digest.hexdigest()[:12]}.pt"
     payload = load_or_build(path, lambda: {t: _train_source(base, seed, t) for t in SOURCE_TASKS},
                             is_valid=lambda p: isinstance(p, dict) and set(p) == set(SOURCE_TASKS))
     return [payload[t] for t in SOURCE_TASKS]
@@ -280,11 +279,12 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         raise RuntimeError(f"parameter budgets off: X-Cross {params_xcross}, LoRA r={RANK} {params_lora}, "
                            f"LoRA r={MATCHED_RANK} {params_matched}.")
     untrained = XCrossLM(base, sources)
-    acc = {name: exact_match(model, test) for name, model in {
+    results = {name: evaluate_lm(model, test) for name, model in {
         "lora_small": lora_small, "lora_large": lora_large, "lora_matched": lora_matched,
         "sequential": sequential, "xcross_small": xc_small, "xcross_half": xc_half, "xcross_large": xc_large,
         "untrained_xcross": untrained, "uniform_merge": _uniform_merge(base, sources),
         **{f"source_{t}": _source_model(base, sd) for t, sd in zip(SOURCE_TASKS, sources)}}.items()}
+    acc = {name: r["exact_match_tf"] for name, r in results.items()}
     with static_mixing(xc_small, target(N_SMALL).input_ids) as mean_mixing:
         acc["xcross_small_static_mixing"] = exact_match(xc_small, test)
     source_acc = {"base": evaluate_lm(base, source_test)["per_task"],
@@ -298,6 +298,8 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     integrators = xc_small.xcross.integrators
     diagnostics = {
         **{f"accuracy_{k}": v for k, v in acc.items()},
+        "token_accuracy": {k: round(r["token_acc"], 4) for k, r in results.items()},
+        "answer_ce": {k: round(r["ce"], 4) for k, r in results.items()},
         "source_task_accuracy": {who: {SOURCE_TASKS[t]: v for t, v in per.items()} for who, per in source_acc.items()},
         "params": {"lora": params_lora, "lora_matched": params_matched, "xcross": params_xcross,
                    "xcross_over_lora": params_xcross / params_lora},
