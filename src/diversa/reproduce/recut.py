@@ -237,5 +237,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="recut-beats-prompting-at-same-length",
-    trial_seconds=8.0,
+    trial_seconds=27.0,
 )
