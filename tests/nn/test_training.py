@@ -174,3 +174,12 @@ def test_sgd_parameters_step_with_their_gradient():
     assert len(history["optimizer_state"]["optimizers"]) == 2
     with pytest.raises(ValueError, match="sgd_parameters"):
         train_lm(model, batch, 2, start=1, optimizer_state=history["optimizer_state"])
+
+
+def test_count_trainable_counts_only_parameters_that_train():
+    from diversa.nn.training import count_trainable
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    assert count_trainable(model) == 4 * 2 + 2
+    assert count_trainable(model.parameters()) == count_trainable(model)

@@ -28,8 +28,15 @@ import torch.nn.functional as F
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks
 from diversa.nn.moe import RoutingOverride
 
-__all__ = ["evaluate_lm", "exact_match_gen", "greedy_generate", "lm_loss", "lr_at", "torch_threads", "train_lm",
+__all__ = ["count_trainable", "evaluate_lm", "exact_match_gen", "greedy_generate", "lm_loss", "lr_at", "torch_threads", "train_lm",
            "trim_padding"]
+
+
+def count_trainable(parameters) -> int:
+    """Number of trainable scalars of a module (or an iterable of parameters): the budget arms are matched on."""
+    if isinstance(parameters, torch.nn.Module):
+        parameters = parameters.parameters()
+    return int(sum(p.numel() for p in parameters if p.requires_grad))
 
 
 @contextlib.contextmanager

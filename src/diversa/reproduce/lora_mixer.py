@@ -103,7 +103,7 @@ from diversa.nn.lora import (
     record_routing,
     specialization_balance_loss,
 )
-from diversa.nn.training import evaluate_lm, lm_loss, lr_at, torch_threads, trim_padding
+from diversa.nn.training import count_trainable, evaluate_lm, lm_loss, lr_at, torch_threads, trim_padding
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 from diversa.reproduce.testbeds.moe_lm import base_dense
 
@@ -120,10 +120,6 @@ FLOOR, CEILING = 0.10, 0.90
 MIN_LOAD = 0.05
 QUICK = {"phase1_steps": 60, "n_test_per_task": 128}
 FULL = {"phase1_steps": 400, "n_test_per_task": 256}
-
-
-def trainable_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _sbl_term(records, mask, lam: float) -> torch.Tensor:
@@ -250,8 +246,8 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         fit(moe, phase2, PHASE2_LR, balance_lambda=0.0, seed=seed)
 
         experts = _mixer(base)
-        params = {"single": trainable_parameters(single), "mixer": trainable_parameters(experts),
-                  "moe_lora": trainable_parameters(moe)}
+        params = {"single": count_trainable(single), "mixer": count_trainable(experts),
+                  "moe_lora": count_trainable(moe)}
         if len(set(params.values())) != 1:
             raise RuntimeError(f"trainable parameters differ between arms: {params}.")
         _set_trainable(experts, routers=False, experts=True)

@@ -89,7 +89,7 @@ from diversa.nn.lora import (
     record_routing,
 )
 from diversa.nn.moe.losses import switch_load_balancing_loss
-from diversa.nn.training import evaluate_lm, lm_loss, lr_at, trim_padding
+from diversa.nn.training import count_trainable, evaluate_lm, lm_loss, lr_at, trim_padding
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 from diversa.reproduce.testbeds.moe_lm import base_dense
 
@@ -242,10 +242,6 @@ def train_adapters(model, seed: int, steps: int) -> dict:
 
 
 
-def trainable_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 @torch.no_grad()
 def rank_usage(model, batch, without_bias: bool = False) -> dict[str, torch.Tensor]:
     """``{layer: counts [n_tasks, r]}``: how often each rank of each SMoRA layer is active, per task.
@@ -342,7 +338,7 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     results, models, params, final_ce = {}, {}, {}, {}
     for arm in ARMS + size.extra_arms:
         model = build_arm(base, arm)
-        params[arm] = trainable_parameters(model)
+        params[arm] = count_trainable(model)
         history = train_adapters(model, seed, size.steps)
         final_ce[arm] = round(float(np.mean(history["ce"][-10:])), 4)
         results[arm] = evaluate_lm(model, test)

@@ -102,7 +102,7 @@ from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set, over
 from diversa.nn.lora import apply_lora, load_lora_state_dict, lora_state_dict, merge_and_unload
 from diversa.nn.models import TinyLM
 from diversa.nn.models.tinylm import TinyLMOutput
-from diversa.nn.training import evaluate_lm, train_lm
+from diversa.nn.training import count_trainable, evaluate_lm, train_lm
 from diversa.nn.xcross import XCrossModel
 from diversa.reproduce.registry import Check, Reproduction, TrialResult
 from diversa.reproduce.testbeds.cache import load_or_build
@@ -204,10 +204,6 @@ def with_lora(base: TinyLM, r: int) -> TinyLM:
     return apply_lora(copy.deepcopy(base), TARGETS, r=r, alpha=2 * r)
 
 
-def n_trainable(parameters) -> int:
-    return int(sum(p.numel() for p in parameters if p.requires_grad))
-
-
 def epochs(data: AlgoBatch, seed: int):
     """Shuffled passes over a fixed training set, ``BATCH`` rows at a time (a short last batch is dropped)."""
     gen = np.random.default_rng(seed)
@@ -279,11 +275,11 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     def lora(n, r=RANK):
         torch.manual_seed(seed)
         model = with_lora(base, r)
-        return fine_tune(model, None, target(n), seed), n_trainable(model.parameters())
+        return fine_tune(model, None, target(n), seed), count_trainable(model)
 
     def xcross(n, dynamic=True):
         model = XCrossLM(base, sources, dynamic=dynamic)
-        return fine_tune(model, model.trainable_parameters(), target(n), seed), n_trainable(model.parameters())
+        return fine_tune(model, model.trainable_parameters(), target(n), seed), count_trainable(model)
 
     lora_small, params_lora = lora(N_SMALL)
     lora_large, _ = lora(N_LARGE)
