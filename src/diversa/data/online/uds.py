@@ -55,8 +55,12 @@ def nuclear_norm_scores(logits, mask=None) -> torch.Tensor:
     L = torch.as_tensor(logits).detach()
     if L.ndim != 3:
         raise ValueError(f"logits must be (batch, positions, vocab), got shape {tuple(L.shape)}")
-    L = _masked(L.float() if not torch.is_floating_point(L) else L, mask)
-    return torch.linalg.svdvals(L).sum(-1)
+    L = _masked(L.double(), mask)
+    if L.shape[1] > L.shape[2]:
+        L = L.transpose(1, 2)
+    # singular values are the square roots of the eigenvalues of the smaller Gram matrix L L^T (N << V)
+    eig = torch.linalg.eigvalsh(L @ L.transpose(1, 2)).clamp(min=0.0)
+    return eig.sqrt().sum(-1).to(torch.float32)
 
 
 class FastJLProjector:
@@ -154,7 +158,7 @@ class FIFOBuffer:
         z = torch.as_tensor(z, dtype=torch.float32)
         if self.size == 0:
             return torch.zeros(z.shape[0])
-        return torch.cdist(z.double(), self._data[:self.size].double()).mean(1).float()
+        return torch.cdist(z, self._data[:self.size], compute_mode="use_mm_for_euclid_dist").mean(1)
 
 
 class UDSSelector(OnlineSelector):
