@@ -1,0 +1,28 @@
+"""Online batch selection: choose, at every training step, which samples of a candidate batch to train on.
+
+A selector scores one candidate batch (after a no-grad forward pass) and returns the indices of
+the ``k`` samples to back-propagate; it never touches the model or the optimiser, so it works in
+any torch loop (see :mod:`diversa.data.online.base` for the three-line pattern).
+
+* :class:`UDSSelector`: utility (nuclear norm of the logits) plus inter-sample diversity against a
+  FIFO buffer of random projections, UDS (arXiv:2510.16882);
+* baselines: :class:`UniformSelector`, :class:`MaxLossSelector`, :class:`RHOLossSelector`
+  (reference-model reducible loss, arXiv:2206.07137).
+"""
+
+from diversa.data.online.base import OnlineSelector, per_sample_loss, resolve_k
+from diversa.data.online.baselines import MaxLossSelector, RHOLossSelector, UniformSelector
+from diversa.data.online.uds import FastJLProjector, FIFOBuffer, UDSSelector, nuclear_norm_scores
+
+__all__ = [
+    "FIFOBuffer",
+    "FastJLProjector",
+    "MaxLossSelector",
+    "OnlineSelector",
+    "RHOLossSelector",
+    "UDSSelector",
+    "UniformSelector",
+    "nuclear_norm_scores",
+    "per_sample_loss",
+    "resolve_k",
+]
