@@ -308,5 +308,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="vog-easy-vs-random",
-    trial_seconds=12.0,
+    trial_seconds=10.0,
 )
