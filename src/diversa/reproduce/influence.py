@@ -3,9 +3,10 @@
 Anand, Tan, Minakova, "Influence Scores at Scale for Efficient Language Data
 Sampling", EMNLP 2023, arXiv:2311.16298.
 
-Design (spec ``data.md#influence``; fixed from the paper and the spec before
-any result was seen), one unit = one seed (fresh pool, noise, validation and
-test sets, scoring runs and model initialisations): the spec's "noisy"
+Design fixed from the paper and the spec before any result was seen (spec
+``data.md#influence``; the issue's equal-compute and convergence rules). One
+unit = one seed (fresh pool, noise, validation and test sets, scoring runs
+and model initialisations): the spec's "noisy"
 SynthText-MD pool of 3000 documents (no junk, 10% label noise, 30%
 heavy-tailed duplicates, imbalanced domains), token-id view. Scores, with
 :mod:`diversa.data.score`, from one reference run of the TinyTextClassifier
