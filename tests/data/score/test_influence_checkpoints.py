@@ -176,3 +176,33 @@ def test_vog_is_high_near_the_decision_boundary_on_the_original_toy_problem(one_
     normal = (w[1] - w[0]).numpy()
     distance = np.abs(Xn @ normal + float(b[1] - b[0])) / np.linalg.norm(normal)  # exact: the model is linear
     assert spearmanr(vog, distance).statistic < -0.3
+
+
+def test_an_outputs_folder_gives_the_same_scores_as_the_checkpoints(one_thread, tmp_path):
+    from diversa.data.score import scores_from_outputs, write_outputs
+
+    model, ckpts, X, y = _trained()
+    mask = (X != 0).numpy()
+    paths = write_outputs(model, ckpts, X, tmp_path, y=y, layer=model.emb, mask=mask)
+    assert [p.name for p in paths] == [f"outputs_{i:05d}.npz" for i in range(3)]
+    logits = logits_over_checkpoints(model, ckpts, X)
+    probs = torch.softmax(torch.tensor(logits), -1).numpy()
+    np.testing.assert_allclose(scores_from_outputs(tmp_path, y.numpy(), "el2n"), el2n_scores(probs, y.numpy()),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(scores_from_outputs(tmp_path, y.numpy(), "forgetting"),
+                                  forgetting_scores(logits.argmax(-1) == y.numpy()))
+    np.testing.assert_allclose(scores_from_outputs(tmp_path, y.numpy(), "vog"),
+                               vog_from_checkpoints(model, ckpts, X, y, layer=model.emb, mask=mask), rtol=1e-6)
+    with pytest.raises(ValueError, match="labels must be 1-D with 40"):
+        scores_from_outputs(tmp_path, y.numpy()[:3], "el2n")
+    with pytest.raises(ValueError, match="method must be one of"):
+        scores_from_outputs(tmp_path, y.numpy(), "aum")
+    bare = tmp_path / "bare"
+    write_outputs(model, ckpts, X, bare)
+    with pytest.raises(ValueError, match="no 'input_grad'"):
+        scores_from_outputs(bare, y.numpy(), "vog")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no outputs"):
+        scores_from_outputs(tmp_path / "empty", y.numpy(), "el2n")
+    with pytest.raises(ValueError, match="is not a directory"):
+        scores_from_outputs(tmp_path / "missing", y.numpy(), "el2n")

@@ -10,8 +10,11 @@ offers them for any torch classifier:
   :func:`tracin_self_influence` and :func:`logits_over_checkpoints` (-> EL2N, AUM, forgetting);
 * from recorded arrays: :func:`vog_scores`, :func:`el2n_scores`, :func:`forgetting_scores`,
   :func:`aum_scores`, :func:`pvi_scores`; :func:`normalize_scores` per class or over the dataset;
+* a model-free folder of per-checkpoint outputs: :func:`write_outputs`, :func:`scores_from_outputs`
+  (what ``diversa select --method el2n|vog|forgetting --checkpoints DIR`` reads);
 * use them: :func:`prune` (cut-off, softmax or linear sampling, from the easy or the hard end),
-  :func:`sample_by_score` and :func:`sampling_weights` for score-weighted sampling.
+  :func:`rank_by_score`, :func:`sample_by_score` and :func:`sampling_weights` for
+  score-weighted sampling.
 
 :data:`EASY_IS_LOW` gives each score's orientation.
 
@@ -30,8 +33,10 @@ from diversa.data.score.checkpoints import (
     grand_from_checkpoints,
     logits_over_checkpoints,
     per_example_grad_sq_norms,
+    scores_from_outputs,
     tracin_self_influence,
     vog_from_checkpoints,
+    write_outputs,
 )
 from diversa.data.score.dynamics import (
     EASY_IS_LOW,
@@ -43,7 +48,7 @@ from diversa.data.score.dynamics import (
     reduce_variance,
     vog_scores,
 )
-from diversa.data.score.prune import prune, sample_by_score, sampling_weights
+from diversa.data.score.prune import prune, rank_by_score, sample_by_score, sampling_weights
 
 __all__ = [
     "EASY_IS_LOW",
@@ -57,10 +62,13 @@ __all__ = [
     "per_example_grad_sq_norms",
     "prune",
     "pvi_scores",
+    "rank_by_score",
     "reduce_variance",
     "sample_by_score",
     "sampling_weights",
+    "scores_from_outputs",
     "tracin_self_influence",
     "vog_from_checkpoints",
     "vog_scores",
+    "write_outputs",
 ]

@@ -45,7 +45,7 @@ from diversa.data.score._checks import check_choice, check_labels
 from diversa.data.score.dynamics import normalize_vog, reduce_variance
 
 __all__ = ["Checkpoints", "grand_from_checkpoints", "logits_over_checkpoints", "per_example_grad_sq_norms",
-           "tracin_self_influence", "vog_from_checkpoints"]
+           "scores_from_outputs", "tracin_self_influence", "vog_from_checkpoints", "write_outputs"]
 
 _FILE = "checkpoint_{:05d}.pt"
 
@@ -210,45 +210,26 @@ def vog_from_checkpoints(model, checkpoints, X, y, *, layer, mask=None, normaliz
     the same for every example). ``layer`` may be an ``nn.Identity`` in front of the model for
     gradients w.r.t. the raw input.
     """
-    import torch
-
     check_choice(target, ("logit", "probability"), "target")
     checkpoints = _check_checkpoints(checkpoints, minimum=2)
-    X, Y = _as_inputs(X, y)
-    captured = []
+    _, Y = _as_inputs(X, y)
+    variance = _welford_variance(_input_grads(model, checkpoints, X, y, layer, batch_size, target))
+    return normalize_vog(reduce_variance(variance, mask, sqrt=sqrt), Y.numpy(), normalize)
 
-    def hook(module, inputs, output):
-        if torch.is_tensor(output) and not output.requires_grad:  # e.g. an Identity on the raw input
-            output = output.detach().requires_grad_(True)
-        captured.append(output)
-        return output
 
-    handle = layer.register_forward_hook(hook)
+def _welford_variance(arrays) -> np.ndarray:
+    """Element-wise population variance of equally shaped arrays, accumulated one at a time (Welford)."""
     mean = m2 = None
-    try:
-        with _at_checkpoints(model, checkpoints) as states:
-            for count, _ in enumerate(states, start=1):
-                parts = []
-                for b in _batches(len(X), batch_size):
-                    captured.clear()
-                    logits = model(X[b])
-                    if len(captured) != 1 or not torch.is_tensor(captured[0]):
-                        raise ValueError("layer must be a module of the model called once per forward pass "
-                                         "(e.g. the embedding), returning a tensor")
-                    if target == "probability":
-                        logits = torch.softmax(logits, dim=1)
-                    picked = logits.gather(1, Y[b, None]).sum()
-                    parts.append(torch.autograd.grad(picked, captured[0])[0].double().numpy())
-                g = np.concatenate(parts)
-                if mean is None:
-                    mean, m2 = np.zeros_like(g), np.zeros_like(g)
-                delta = g - mean
-                mean += delta / count
-                m2 += delta * (g - mean)
-    finally:
-        handle.remove()
-    raw = reduce_variance(m2 / len(checkpoints), mask, sqrt=sqrt)
-    return normalize_vog(raw, Y.numpy(), normalize)
+    count = 0
+    for count, g in enumerate(arrays, start=1):
+        if mean is None:
+            mean, m2 = np.zeros_like(g), np.zeros_like(g)
+        elif g.shape != mean.shape:
+            raise ValueError(f"gradient arrays differ in shape: {g.shape} after {mean.shape}")
+        delta = g - mean
+        mean += delta / count
+        m2 += delta * (g - mean)
+    return m2 / count
 
 
 def _named_params(model, params) -> list[str]:
@@ -326,3 +307,131 @@ def tracin_self_influence(model, checkpoints, X, y, *, params=None, lrs=None, ba
             sq = lrs[i] * per_example_grad_sq_norms(model, X, y, params=params, batch_size=batch_size)
             total = sq if total is None else total + sq
     return total
+
+
+_OUTPUTS = "outputs_{:05d}.npz"
+
+
+def write_outputs(model, checkpoints, X, folder, *, y=None, layer=None, mask=None, batch_size: int = 1024) -> list[Path]:
+    """Replay ``checkpoints`` on ``X`` and write each one's outputs to ``folder`` as ``outputs_NNNNN.npz``.
+
+    Every file holds ``logits`` ``(n, C)``; with ``y`` and ``layer`` also ``input_grad``, the
+    gradient of each example's label logit w.r.t. ``layer``'s output (for VoG), and ``mask``
+    ``(n, L)`` when given. :func:`scores_from_outputs` (and ``diversa select --checkpoints``)
+    computes EL2N, forgetting events and VoG from such a folder without the model; any framework
+    can write the same files.
+    """
+    checkpoints = _check_checkpoints(checkpoints)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    logits = logits_over_checkpoints(model, checkpoints, X, batch_size=batch_size)
+    grads = None
+    if layer is not None:
+        if y is None:
+            raise ValueError("input gradients (layer=...) need the labels y")
+        grads = list(_input_grads(model, checkpoints, X, y, layer, batch_size))
+    paths = []
+    for i in range(len(checkpoints)):
+        arrays = {"logits": logits[i]}
+        if grads is not None:
+            arrays["input_grad"] = grads[i]
+        if mask is not None:
+            arrays["mask"] = np.asarray(mask, dtype=bool)
+        paths.append(folder / _OUTPUTS.format(i))
+        np.savez(paths[-1], **arrays)
+    return paths
+
+
+def _input_grads(model, checkpoints, X, y, layer, batch_size, target="logit"):
+    """Yield, per checkpoint, the gradient ``(n, ...)`` of each label's logit (or probability) w.r.t. ``layer``."""
+    import torch
+
+    X, Y = _as_inputs(X, y)
+    captured = []
+
+    def hook(module, inputs, output):
+        if torch.is_tensor(output) and not output.requires_grad:  # e.g. an Identity on the raw input
+            output = output.detach().requires_grad_(True)
+        captured.append(output)
+        return output
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with _at_checkpoints(model, checkpoints) as states:
+            for _ in states:
+                parts = []
+                for b in _batches(len(X), batch_size):
+                    captured.clear()
+                    out = model(X[b])
+                    if len(captured) != 1 or not torch.is_tensor(captured[0]):
+                        raise ValueError("layer must be a module of the model called once per forward pass "
+                                         "(e.g. the embedding), returning a tensor")
+                    if target == "probability":
+                        out = torch.softmax(out, dim=1)
+                    picked = out.gather(1, Y[b, None]).sum()
+                    parts.append(torch.autograd.grad(picked, captured[0])[0].double().numpy())
+                yield np.concatenate(parts)
+    finally:
+        handle.remove()
+
+
+def _output_files(folder) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"checkpoints folder {str(folder)!r} is not a directory")
+    files = sorted(folder.glob("*.npz"))
+    if not files:
+        raise ValueError(f"checkpoints folder {str(folder)!r} holds no outputs_*.npz files (see write_outputs)")
+    return files
+
+
+def scores_from_outputs(folder, labels, method: str, *, normalize: str | None = "class") -> np.ndarray:
+    """EL2N, forgetting events or VoG of every example from a folder written by :func:`write_outputs`.
+
+    ``method``: ``"el2n"`` (mean over the files, e.g. early checkpoints of several runs),
+    ``"forgetting"`` (the files in name order are the evaluations), ``"vog"`` (needs
+    ``input_grad`` in every file and >= 2 files; ``normalize`` as in
+    :func:`~diversa.data.score.vog_scores`; the files' ``mask`` if present). ``labels`` ``(n,)``.
+    """
+    from diversa.data.score.dynamics import el2n_scores, forgetting_scores
+
+    check_choice(method, ("el2n", "forgetting", "vog"), "method")
+    files = _output_files(folder)
+    first = np.load(files[0])
+    if "logits" not in first:
+        raise ValueError(f"{files[0].name}: no 'logits' array")
+    n = first["logits"].shape[0]
+    y = check_labels(labels, n, first["logits"].shape[1], name="labels")
+    if method == "vog":
+        return _vog_from_files(files, y, normalize)
+    logits = []
+    for path in files:
+        z = np.load(path)["logits"].astype(np.float64)
+        if z.shape != first["logits"].shape:
+            raise ValueError(f"{path.name}: logits of shape {z.shape}, but {files[0].name} has "
+                             f"{first['logits'].shape}; every file must cover the same examples")
+        logits.append(z)
+    z = np.stack(logits)
+    if method == "el2n":
+        p = np.exp(z - z.max(axis=2, keepdims=True))
+        return el2n_scores(p / p.sum(axis=2, keepdims=True), y)
+    return forgetting_scores(z.argmax(axis=2) == y)
+
+
+def _vog_from_files(files, y, normalize) -> np.ndarray:
+    if len(files) < 2:
+        raise ValueError("VoG needs at least 2 checkpoint files")
+
+    def grads():
+        for path in files:
+            blob = np.load(path)
+            if "input_grad" not in blob:
+                raise ValueError(f"{path.name}: no 'input_grad' array (write_outputs with layer=... records it)")
+            g = blob["input_grad"].astype(np.float64)
+            if g.shape[0] != y.size:
+                raise ValueError(f"{path.name}: input_grad covers {g.shape[0]} examples, labels {y.size}")
+            yield g
+
+    first = np.load(files[0])
+    mask = first["mask"] if "mask" in first else None
+    return normalize_vog(reduce_variance(_welford_variance(grads()), mask), y, normalize)

@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_random_state
 
 from diversa.data.score._checks import check_choice, check_fraction, check_scores
 
-__all__ = ["prune", "sample_by_score", "sampling_weights"]
+__all__ = ["prune", "rank_by_score", "sample_by_score", "sampling_weights"]
 
 ENDS = ("easy", "hard")
 METHODS = ("cutoff", "softmax", "linear")
@@ -51,6 +51,17 @@ def _log_weights(key: np.ndarray, method: str, eps: float, temperature: float) -
     span = key.max() - key.min()
     mapped = np.ones_like(key) if span == 0 else float(eps) + (1.0 - float(eps)) * (key - key.min()) / span
     return np.log(mapped)
+
+
+def rank_by_score(scores, *, easy_is_low: bool = True, random_state=None) -> np.ndarray:
+    """All indices ordered from the easiest example to the hardest (ties in a seeded random order).
+
+    >>> rank_by_score([0.3, 0.1, 0.2])
+    array([1, 2, 0])
+    """
+    h = _hardness(scores, easy_is_low)
+    tiebreak = check_random_state(random_state).permutation(h.size)
+    return np.lexsort((tiebreak, h)).astype(np.int64)
 
 
 def sampling_weights(scores, *, prefer: str = "hard", method: str = "linear", easy_is_low: bool = True,
@@ -123,8 +134,7 @@ def _prune_rows(h, fraction, end, method, eps, temperature, rng) -> np.ndarray:
     keep = h.size - math.floor(fraction * h.size)
     prefer = "hard" if end == "easy" else "easy"
     if method == "cutoff":
-        key = h if prefer == "hard" else -h
-        tiebreak = rng.permutation(h.size)
-        return np.lexsort((tiebreak, -key))[:keep]
+        order = rank_by_score(h, random_state=rng)
+        return order[h.size - keep:] if end == "easy" else order[:keep]
     return sample_by_score(h, keep, prefer=prefer, method=method, easy_is_low=True, eps=eps,
                            temperature=temperature, random_state=rng)
