@@ -52,6 +52,11 @@ def r_squared(y, y_hat) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float(ss_res == 0)
 
 
+def _group_r2(L: np.ndarray, pred: np.ndarray) -> float:
+    """Mean over groups of each group's R^2 (centred per group, so level differences between groups do not count)."""
+    return float(np.mean([r_squared(L[:, i], pred[:, i]) for i in range(L.shape[1])]))
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()
@@ -59,7 +64,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class LogLinearMixingLaw:
-    """``L_i(p) = c[i] + b[i] * exp(-A[i] @ p)`` for every group ``i``; ``r2_`` on the fitted runs."""
+    """``L_i(p) = c[i] + b[i] * exp(-A[i] @ p)`` for every group ``i``; ``r2_``: mean per-group R^2 on the fitted runs."""
 
     c: np.ndarray
     b: np.ndarray
@@ -114,13 +119,13 @@ def fit_static_mixing_law(P, L, *, maxfev: int = 100_000) -> LogLinearMixingLaw:
             raise RuntimeError(f"the static law did not converge for group {i}: {exc}") from None
         c[i], b[i], A[i] = theta[0], theta[1], theta[2:]
     law = LogLinearMixingLaw(c, b, A)
-    law.r2_ = r_squared(L, law.predict(P))
+    law.r2_ = _group_r2(L, law.predict(P))
     return law
 
 
 @dataclass
 class LinearMixingLaw:
-    """``L_i^{next} = b[i] - A[i] @ p``; ``r2_`` on the fitted branches."""
+    """``L_i^{next} = b[i] - A[i] @ p``; ``r2_``: mean per-group R^2 on the fitted branches."""
 
     A: np.ndarray
     b: np.ndarray
@@ -158,7 +163,7 @@ def fit_dynamic_mixing_law(P, L_next, L_prev=None) -> LinearMixingLaw:
         coef = np.linalg.lstsq(X, L_next, rcond=None)[0]
         b, A = coef[0], coef[1:].T
     law = LinearMixingLaw(A, b)
-    law.r2_ = r_squared(L_next, law.predict(P))
+    law.r2_ = _group_r2(L_next, law.predict(P))
     return law
 
 
