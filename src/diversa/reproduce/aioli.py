@@ -1,6 +1,61 @@
 """Reproduction of Aioli: online mixing-law estimation beats stratified sampling at equal compute.
 
-PLACEHOLDER DOCSTRING
+Chen, Hu, Lourie, Cho, Ré, "Aioli: A Unified Optimization Framework for
+Language Model Data Mixing", ICLR 2025, arXiv:2411.05735. Library:
+:mod:`diversa.data.mix` (:class:`~diversa.data.mix.AioliMixer`,
+:class:`~diversa.data.mix.StaticMixer`, :class:`~diversa.data.mix.GroupSampler`).
+
+Testbed (spec ``data.md#aioli``), one unit = one seed: the SynthText-MD
+pre-training view (``lm_sequences(answer=False)``), three groups: G1 sports
+(3000 documents, purity .90), G2 computing (3000, purity .65) and G3 medicine
+with only 100 training documents (a data-constrained group); 100 clean
+validation and 200 clean test documents per group, fresh per unit. Learner:
+TinyLM (2 layers, d_model 64, d_ff 128), AdamW lr 3e-3, 32 warm-up steps then
+cosine to 0.1 lr, batch 32 sequences built with exact per-group counts.
+
+Arms, each 320 optimizer steps of 32 sequences (the same back-propagated
+samples, asserted): Stratified (1/3 each); Aioli (rounds of U = 64 steps,
+T = 5; LearnParams k = 2 sweeps x s = 3 steps per group on smoothed one-hot
+mixtures with f = 0.5, 18 of every 64 steps, counted inside the 320; eta 0.5,
+no EMA, A normalised); Aioli-static (the same with U = 320: A estimated once
+at the start); Oracle-mixture (a static mixture fixed on a pilot seed, for the
+regime check). Aioli's extra cost is forward passes only: the validation
+passes of LearnParams, reported per unit (``extra_forward_docs``); the
+law-fidelity sweep (5 branches x 20 steps from Aioli's round-3 checkpoint) is
+measurement, not part of any arm, and its samples are reported.
+
+Headline: the paper's Table 2 claim, Aioli's average test loss below
+stratified sampling's, as the mean over groups of test token NLL (the
+paper reports perplexity; NLL is its log). Secondaries: the Aioli-static
+ablation beats stratified; Aioli beats Aioli-static (re-estimating A every
+round helps). Regime: the Oracle-mixture beats Stratified on test (a better
+static mixture exists; otherwise there is nothing for a mixing method to find)
+and Stratified sits more than 0.05 nats above the generator's entropy floor
+(:func:`entropy_floor`). Mechanisms: at the round-3 checkpoint, the linear
+dynamic law fitted on five 20-step branches explains the per-group losses
+(mean per-group R^2 > 0.8) and Aioli's in-run A agrees with it
+(sim(A, A*) > 0.5, the paper's 0.5 cos + 0.5 Spearman of column sums).
+
+Design fixed from the paper and the spec before any result was seen, with
+these changes decided on a pilot seed (1000, not a unit) from STATIC runs
+only and validation data only: the spec's G3 was a pure-junk group meant to
+be irreducible, but on the pilot its loss kept falling with its share (4.58
+at p = .2, 4.32 at p = 1; the junk generator repeats the previous token, a
+learnable pattern) and no static mixture of a step-0.2 grid and 7 more
+points beat stratified by more than 0.001 nats (3.8496 vs 3.8488); i.i.d. uniform noise and a 5-template
+boilerplate group behaved the same (stratified 4.031 vs 4.034 best; 2.428 vs
+2.434), so the testbed had no headroom for any mixing method. A
+data-constrained third group does (100 documents: stratified 3.937, (.45,
+.45, .10) 3.6055 on the pilot's validation; 300 documents: flat again). The
+Oracle-mixture (.45, .45, .10) is the best of 6 static mixtures on the pilot's
+validation set. eta = 0.5 was chosen from {0.1, 0.2, 0.5, 1} by Aioli's pilot
+validation loss (3.930, 3.931, 3.902, 3.993; stratified 3.937). S = 320, U = 64
+(spec: 400, 80) to fit the quick budget.
+
+Deviations, stated: no GS, DML, Skill-It, DoReMi or DoGE arms and no
+restricted setting (the library has the grid-search and DML fits and a
+DoReMi-style proxy mixer, but their extra runs do not fit the quick budget);
+no Aioli-diagonal arm; 3 groups only.
 """
 
 from __future__ import annotations
@@ -279,13 +334,15 @@ REPRODUCTION = Reproduction(
     paper_result=("160M models on SlimPajama groups: average test perplexity minus stratified's, Aioli -0.205, "
                   "-0.340, -0.439, -0.226, -0.196, -0.240 (6/6 settings better, mean -0.274, about 1% of "
                   "perplexity); ablations Aioli-static -0.140, Aioli-diagonal -0.230."),
-    setup=("SynthText-MD pre-training view, three groups of 3000 documents (sports, computing, pure junk), "
-           "200 validation and 200 test documents per group; TinyLM (2 layers, d 64) trained 400 AdamW steps of "
-           "32 sequences per arm, lr 3e-3 warm-up 40 then cosine; Aioli: rounds of 80 steps, LearnParams 2 sweeps "
-           "x 3 steps on smoothed one-hot mixtures (f = 0.5) counted inside the 400 steps, eta fixed on a pilot "
-           "seed's validation set; Aioli-static estimates A once. Metric: mean over groups of test token NLL. "
-           "Regime: a static mixture chosen on the pilot seed's validation set must beat stratified on test, and "
-           "stratified must sit above the generator's entropy floor."),
+    setup=("SynthText-MD pre-training view, three groups: sports and computing (3000 training documents each) and "
+           "a data-constrained medicine group (100 documents); 100 validation and 200 test documents per group, "
+           "fresh per unit; TinyLM (2 layers, d 64) trained 320 AdamW steps of 32 sequences per arm (equal "
+           "back-propagated samples), lr 3e-3, warm-up 32 then cosine; Aioli: 5 rounds of 64 steps, LearnParams 2 "
+           "sweeps x 3 steps per group on smoothed one-hot mixtures (f = 0.5) counted inside the 320 steps, eta 0.5 "
+           "chosen on a pilot seed's validation set; Aioli-static estimates A once. Metric: mean over groups of test "
+           "token NLL. Regime: a static mixture (.45, .45, .10) chosen on the pilot seed's validation set must beat "
+           "stratified on test, and stratified must sit 0.05 nats above the generator's entropy floor. Mechanism: a "
+           "5-branch x 20-step sweep at Aioli's round-3 checkpoint fits the linear dynamic law (R^2) and A*."),
     checks=(
         Check("aioli-vs-stratified", "mean per-group test NLL (nats/token)", "Stratified", "Aioli", "less",
               "Aioli lowers the average test loss below stratified sampling at equal training steps",
@@ -313,5 +370,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="aioli-vs-stratified",
-    trial_seconds=25.0,
+    trial_seconds=25.0,  # measured: 25.5 s wall per quick unit (203.9 s over 8) on a loaded 2-core box
 )
