@@ -63,3 +63,15 @@ def test_testbed_groups_and_sizes():
     assert np.bincount(tb.group).tolist() == [200, 200, 30]
     assert [len(ids) for ids, _ in tb.val] == [30] * 3 and [len(ids) for ids, _ in tb.test] == [30] * 3
     assert not np.array_equal(tb.val[0][0], tb.test[0][0])
+
+
+def test_full_mode_adds_the_static_baselines_as_diagnostics(monkeypatch, one_thread):
+    monkeypatch.setattr(aioli, "BRANCH_STEPS", 2)
+    small = dataclasses.replace(TINY, train_per_group=100, small_group=20)
+    trial = aioli.run_trial(0, False, small)
+    assert set(trial.pairs) == {c.name for c in aioli.REPRODUCTION.checks}
+    nll = trial.diagnostics["test_nll_mean"]
+    assert {"GS", "DML", "DoReMi"} <= set(nll) and all(np.isfinite(v) for v in nll.values())
+    for p in trial.diagnostics["full_mode_baselines"]["mixtures"].values():
+        assert abs(sum(p) - 1) < 1e-3
+    assert set(trial.diagnostics["backprop_samples_per_arm"].values()) == {small.steps * small.batch}

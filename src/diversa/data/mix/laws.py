@@ -111,7 +111,8 @@ def fit_static_mixing_law(P, L, *, maxfev: int = 100_000) -> LogLinearMixingLaw:
     c, b, A = np.zeros(m), np.zeros(m), np.zeros((m, m))
     for i in range(m):
         def model(x, ci, bi, *ai):
-            return ci + bi * np.exp(-x @ np.asarray(ai))
+            with np.errstate(over="ignore"):  # trial steps of the optimiser may overflow; they are rejected
+                return ci + bi * np.exp(-x @ np.asarray(ai))
         p0 = [L[:, i].min() - 0.1 * abs(L[:, i].min()), 1.0] + [1.0] * m
         try:
             theta, _ = curve_fit(model, P, L[:, i], p0=p0, maxfev=maxfev)
