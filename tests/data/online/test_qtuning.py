@@ -228,3 +228,13 @@ def test_bisect_level_moves_towards_the_medians_for_larger_budgets():
     ppl, ent = rng.random(40), rng.random(40)
     levels = [bisect_quantile_level(ppl, ent, r) for r in (0.1, 0.3, 0.5)]
     assert levels == sorted(levels) and 0 <= levels[0] and levels[-1] <= 0.49
+
+
+def test_the_quantile_shortcut_matches_numpy_inverted_cdf():
+    from diversa.data.online.qtuning import _icdf
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 16, 17, 64):
+        x = np.sort(rng.random(n))
+        for q in np.concatenate([rng.random(20), [0.0, 0.2, 0.25, 0.49, 0.5, 0.51, 0.75, 0.8, 1.0]]):
+            assert _icdf(x, q) == np.quantile(x, q, method="inverted_cdf")

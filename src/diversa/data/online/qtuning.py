@@ -166,10 +166,21 @@ def eu_quadrants(ppl, ent, alpha: float, beta: float) -> np.ndarray:
     for name, level in (("alpha", alpha), ("beta", beta)):
         if not 0.0 <= level <= 0.5:
             raise ValueError(f"{name} must lie in [0, 0.5], got {level}.")
-    p_hi, p_lo = np.quantile(ppl, 1 - alpha, method="inverted_cdf"), np.quantile(ppl, alpha, method="inverted_cdf")
-    e_hi, e_lo = np.quantile(ent, 1 - beta, method="inverted_cdf"), np.quantile(ent, beta, method="inverted_cdf")
+    return _quadrants(ppl, ent, alpha, beta)
+
+
+def _icdf(sorted_x: np.ndarray, q: float) -> float:
+    """``numpy.quantile(x, q, method="inverted_cdf")`` of an already sorted array (the smallest value
+    with at least a share q of the sample at or below it)."""
+    k = int(math.ceil(len(sorted_x) * q)) - 1
+    return sorted_x[min(max(k, 0), len(sorted_x) - 1)]
+
+
+def _quadrants(ppl: np.ndarray, ent: np.ndarray, alpha: float, beta: float, sorted_pe=None) -> np.ndarray:
+    sp, se = sorted_pe if sorted_pe is not None else (np.sort(ppl), np.sort(ent))
+    hi_p, lo_p = ppl >= _icdf(sp, 1 - alpha), ppl <= _icdf(sp, alpha)
+    hi_e, lo_e = ent >= _icdf(se, 1 - beta), ent <= _icdf(se, beta)
     out = np.zeros(len(ppl), dtype=np.int64)
-    hi_p, lo_p, hi_e, lo_e = ppl >= p_hi, ppl <= p_lo, ent >= e_hi, ent <= e_lo
     out[lo_p & hi_e] = Q4
     out[lo_p & lo_e] = Q3
     out[hi_p & lo_e] = Q2
@@ -184,14 +195,17 @@ def bisect_quantile_level(ppl, ent, r_sample: float, *, max_iter: int = 10, hi: 
     ``(|Q2| + |Q4|) / B`` is below ``r_sample`` (paper Algorithm 1).
     """
     r_sample = _check_fraction(r_sample, "r_sample")
+    ppl, ent = np.asarray(ppl, dtype=float), np.asarray(ent, dtype=float)
+    eu_quadrants(ppl, ent, 0.0, 0.0)  # validates the scores once
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}.")
     lo, up = 0.0, float(hi)
     level = (lo + up) / 2
+    sorted_pe = (np.sort(ppl), np.sort(ent))
     for _ in range(int(max_iter)):
         level = (lo + up) / 2
-        quad = eu_quadrants(ppl, ent, level, level)
-        if np.isin(quad, (Q2, Q4)).mean() < r_sample:
+        quad = _quadrants(ppl, ent, level, level, sorted_pe)
+        if ((quad == Q2) | (quad == Q4)).mean() < r_sample:
             lo = level
         else:
             up = level
