@@ -9,24 +9,25 @@ seed (its own base model, SFT pool, corruption draws, batch order, test and
 validation sets, model initialisation):
 
 * Base: a dense :class:`~diversa.nn.models.TinyLM` (V = 189, d = 64, 2 layers,
-  4 heads, FFN 128, 32 positions, ~110k parameters) pre-trained 300 AdamW steps
+  4 heads, FFN 128, 32 positions, ~80k parameters) pre-trained 200 AdamW steps
   (batch 32, lr 3e-3, 20 warm-up steps, cosine to 0) on the pre-training view
   of a separate generic SynthText-MD pool (n = 3000, seed 50_000 + s); cached.
-* SFT pool: 2000 SynthText-MD documents in the SFT view with supervision
-  defects: label noise 0.15 (a wrong subtopic name: "misconception"), junk
-  0.10, duplicates 0.5 ("redundant knowledge"), token corruption 0.2 (one of
-  the four copied cue tokens replaced by a foreign cue word: a locally harmful
-  token). Each answer has 7 trainable tokens: ``topic NAME c1 c2 c3 c4 <eos>``.
-* SFT: full fine-tuning from the base, AdamW lr 1e-3 (10 warm-up steps,
+* SFT pool: 2000 SynthText-MD documents (prompts of 8-12 words) in the SFT
+  view with supervision defects: label noise 0.15 (a wrong subtopic name: a
+  "misconception"), junk 0.10, duplicates 0.5 ("redundant knowledge"), token
+  corruption 0.2 (one of the four copied cue tokens replaced by a foreign cue
+  word: a locally harmful token). Each answer has 7 trainable tokens:
+  ``topic NAME c1 c2 c3 c4 <eos>``.
+* SFT: full fine-tuning from the base, AdamW lr 3e-3 (10 warm-up steps,
   cosine to 0.1 lr), weight decay 0.01, grad-clip 1.0, candidate batches of
-  B = 16 in one shuffled order shared by every arm, the same number of
-  optimizer steps for every arm; loss = token cross-entropy averaged over the
+  B = 16 in one shuffled order shared by every arm, 400 optimizer steps for
+  every arm (600 in full mode); loss = token cross-entropy averaged over the
   kept tokens of the kept samples (pruned tokens stay in the input).
 * Budget (the paper's 25% x 70% setting): r_sample = 0.25 (4 of 16 samples
   back-propagated per step), r_token = 0.7 (4 of 7 answer tokens).
 * Metric: answer accuracy, the greedy prediction after ``topic`` equals the
   TRUE subtopic name, macro over the six domains, on a clean balanced test set
-  (seed 10_000 + s); validation (seed 20_000 + s) only for the step budget.
+  (seed 10_000 + s; 100 prompts per domain, 200 in full mode).
 
 Arms (all pruned arms back-propagate 4 of 16 samples per step, so their
 forward-backward compute is equal; a pruned token only leaves the loss):
@@ -36,7 +37,9 @@ forward-backward compute is equal; a pruned token only leaves the loss):
 * ``PPL-only``: highest-PPL samples, Eq. 7 token pruning (one EU axis);
 * ``Entropy-only``: highest-entropy samples, Eq. 7 token pruning (the
   paper's Entropy baseline, the other axis);
-* ``Token-only``: random samples, Eq. 7 token pruning (token pruning only);
+* ``Token-only``: random samples, Eq. 7 token pruning (token pruning only;
+  the token scores come from the training forward of the kept rows, so this
+  arm needs no extra pass);
 * ``Q-Tuning``: EU-plane quadrants, Q2 token-pruned, Q4 whole;
 * ``Clean-Random`` (oracle, regime only): random samples among the batch's
   defect-free ones (no label noise, junk or corruption; ground truth), random
@@ -70,15 +73,36 @@ Checks, fixed from the paper and the spec before any result was seen:
   ``random-off-floor`` (Random-Random above 0.40: more than a domain-level
   guess, 1/3, so the model learned the task at this budget).
 
+Step budget and learning rate, fixed on the Random-Random arm alone on the
+validation set (seed 20_000 + s) of calibration seed 1000, which no unit uses:
+validation accuracy after 150 / 300 / 400 / 600 / 1200 steps at lr 3e-3 was
+0.44 / 0.70 / 0.84 / 0.85 / 0.88 (lr 6e-3 and 1e-2 at 400 steps: 0.67, 0.62).
+Quick mode takes 400 steps (within 0.04 of the 1200-step value and 0.01 of
+600); full mode 600. On the same seed Full plateaued at 0.90-0.94 from step
+~75 on and Clean-Random reached 0.99, so the regime thresholds hold there.
+
+Stated for the record: (1) one calibration probe on seed 1000 (candidate batch
+64, a setting then dropped for its cost) also trained Q-Tuning by mistake
+(validation 0.78 vs Random-Random 0.95); nothing in the design was changed
+after it. (2) A first quick run used 600 steps and took 227 CPU-s; its
+headline was +0.009 [-0.020, 0.037] (inconclusive), every mechanism and
+regime check passed. The step count was then cut to 400 for the time budget
+alone, which the calibration above had already marked as converged within
+0.01 of 600 steps; nothing else changed.
+
 Deviations, stated: TinyLM (the project's GPT-style model) stands in for the
-spec's TinyCausalLM of the same size; the SFT step budget is set by the
-convergence rule below, not the spec's fixed 2 epochs.
+spec's TinyCausalLM of similar size; prompts are 8-12 words (the generator's
+default is 12-20) and SFT runs 400 steps at lr 3e-3 instead of the spec's
+2 epochs at 1e-3, both for the quick-mode time budget; candidate batches of 16
+as in the spec. Q-Tuning's mid-band and supplement rules follow the spec's
+RESOLUTIONs (see :mod:`diversa.data.online.qtuning`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,18 +119,19 @@ class Sizes:
 
     pool: int = 2000
     batch: int = 16
-    epochs: float = 2.0
+    steps: int = 400
     r_sample: float = 0.25
     r_token: float = 0.7
-    lr: float = 1e-3
+    lr: float = 3e-3
+    length: tuple[int, int] = (8, 12)
     base_pool: int = 3000
-    base_steps: int = 300
+    base_steps: int = 200
     test_per_domain: int = 100
     val_per_domain: int = 50
 
 
 SIZES = Sizes()
-FULL = Sizes(test_per_domain=200)
+FULL = Sizes(steps=600, test_per_domain=200)
 
 
 # ---------------------------------------------------------------- testbed
@@ -138,13 +163,15 @@ def _train_base(seed: int, sizes: Sizes) -> dict:
     from diversa.nn.models import TinyLM
     from diversa.nn.training import train_lm
 
-    seqs = st.lm_sequences(st.make_multidomain_text(sizes.base_pool, seed=50_000 + seed), answer=False)
+    docs = st.make_multidomain_text(sizes.base_pool, length=sizes.length, seed=50_000 + seed)
+    seqs = st.lm_sequences(docs, answer=False)
+    width = int(np.flatnonzero((seqs.ids != 0).any(axis=0)).max()) + 1
     rng = np.random.default_rng(50_000 + seed)
 
     def stream():
         while True:
             rows = rng.choice(len(seqs.ids), size=32, replace=False)
-            yield _algo_batch(seqs.ids[rows], seqs.loss_mask[rows])
+            yield _algo_batch(seqs.ids[rows, :width], seqs.loss_mask[rows, :width])
 
     torch.manual_seed(seed)
     model = TinyLM(_config())
@@ -159,7 +186,8 @@ def base_model(seed: int, sizes: Sizes = SIZES):
     from diversa.reproduce.testbeds.cache import cache_root, load_or_build
 
     root = cache_root()
-    key = f"base_{seed}_{sizes.base_pool}_{sizes.base_steps}_{config_key(_config())}"
+    key = (f"base_{seed}_{sizes.base_pool}_{sizes.base_steps}_{sizes.length[0]}-{sizes.length[1]}_"
+           f"{config_key(_config())}")
     path = None if root is None else root / "qtuning" / f"{key}.pt"
     model = TinyLM(_config())
     model.load_state_dict(load_or_build(path, lambda: _train_base(seed, sizes)))
@@ -182,7 +210,8 @@ def sft_pool(seed: int, sizes: Sizes = SIZES) -> SFTData:
 
     from diversa.datasets import synthtext as st
 
-    docs = st.make_multidomain_text(sizes.pool, label_noise=0.15, junk_rate=0.10, dup_rate=0.5, seed=seed)
+    docs = st.make_multidomain_text(sizes.pool, label_noise=0.15, junk_rate=0.10, dup_rate=0.5,
+                                    length=sizes.length, seed=seed)
     seqs = st.lm_sequences(docs, answer=True, token_corruption=0.2, seed=seed)
     width = int(np.flatnonzero((seqs.ids != 0).any(axis=0)).max()) + 1
     ids = torch.as_tensor(seqs.ids[:, :width])
@@ -191,11 +220,12 @@ def sft_pool(seed: int, sizes: Sizes = SIZES) -> SFTData:
                    np.asarray(seqs.corrupt_pos))
 
 
-def eval_set(seed: int, n_per_domain: int):
+def eval_set(seed: int, n_per_domain: int, length=SIZES.length):
     """Clean eval prompts: ids, the position of ``topic`` in each row, the true name's id, the domain."""
     from diversa.datasets import synthtext as st
 
-    docs = st.make_eval_set(n_per_domain, seed=seed)
+    docs = st.make_multidomain_text(6 * n_per_domain, domain_props=(1.0,) * 6, junk_rate=0.0, label_noise=0.0,
+                                    dup_rate=0.0, length=length, seed=seed)  # make_eval_set at this length
     seqs = st.lm_sequences(docs, answer=True)
     topic = st.TOKEN_ID["topic"]
     pos = np.array([int(np.flatnonzero(row == topic)[-1]) for row in seqs.ids])
@@ -227,7 +257,8 @@ def make_pruner(arm: str, sizes: Sizes, seed: int):
         "Random-Random": PruningBaseline(rs, rt, samples="random", tokens="random", random_state=seed),
         "PPL-only": PruningBaseline(rs, rt, samples="ppl", tokens="ppl"),
         "Entropy-only": PruningBaseline(rs, rt, samples="entropy", tokens="ppl"),
-        "Token-only": PruningBaseline(rs, rt, samples="random", tokens="ppl", random_state=seed),
+        # random samples; Eq. 7 token scores from the training forward of the kept rows (no extra pass)
+        "Token-only": PruningBaseline(1.0, rt, samples="all", tokens="ppl"),
         "Q-Tuning": QTuning(rs, rt),
         "Clean-Random": PruningBaseline(1.0, rt, samples="all", tokens="random", random_state=seed),
     }[arm]
@@ -273,46 +304,50 @@ def sft(model, data: SFTData, arm: str, seed: int, sizes: Sizes, *, val=None, ev
     from diversa.nn.training import lr_at
 
     pruner = make_pruner(arm, sizes, seed)
-    n, b = len(data.ids), sizes.batch
+    n, b, steps = len(data.ids), sizes.batch, sizes.steps
     per_epoch = n // b
-    steps = int(round(sizes.epochs * per_epoch))
     order_rng = np.random.default_rng(seed + 7)  # the same candidate batches for every arm
-    order = np.concatenate([order_rng.permutation(n)[:per_epoch * b] for _ in range(math.ceil(sizes.epochs))])
+    order = np.concatenate([order_rng.permutation(n)[:per_epoch * b] for _ in range(math.ceil(steps / per_epoch))])
     clean = ~(data.noisy | data.junk | (data.corrupt_pos >= 0))
     pick_rng = np.random.default_rng(seed + 11)
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=sizes.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=sizes.lr, weight_decay=0.01, fused=True)
     counts = {"steps": steps, "scored_samples": 0, "backprop_samples": 0, "loss_tokens": 0}
     curve = []
     model.train()
     for step in range(steps):
         rows = order[step * b:(step + 1) * b]
         ids, mask = data.ids[rows], data.mask[rows]
-        if pruner is None:
-            keep, new_mask = np.arange(b), mask
-        else:
-            logits = None
-            if pruner.needs_logits:
-                with torch.no_grad():
-                    logits = model(ids).logits[:, :-1]
-                counts["scored_samples"] += b
-            if arm == "Clean-Random":
-                k = max(1, int(math.floor(sizes.r_sample * b + 1e-9)))
-                ranked = np.argsort(-(clean[rows] + pick_rng.random(b)), kind="stable")[:k]
-                sub = np.zeros_like(mask)
-                sub[torch.as_tensor(ranked)] = mask[torch.as_tensor(ranked)]
-                out = pruner(None, None, sub)
-            else:
-                out = pruner(logits, ids[:, 1:], mask)
-            keep, new_mask = out.keep_idx, out.loss_mask
-            if mech is not None:
-                mech.add(out, rows, data)
-        keep_t = torch.as_tensor(keep)
-        x, m = ids[keep_t], new_mask[keep_t]
+        k = max(1, int(math.floor(sizes.r_sample * b + 1e-9)))
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, sizes.lr, 10, 0.1)
         opt.zero_grad(set_to_none=True)
-        logits = model(x).logits[:, :-1]
+        if arm == "Token-only":
+            keep = np.sort(pick_rng.choice(b, size=k, replace=False))
+            x = ids[torch.as_tensor(keep)]
+            logits = model(x).logits[:, :-1]
+            m = pruner(logits.detach(), x[:, 1:], mask[torch.as_tensor(keep)]).loss_mask
+        else:
+            if pruner is None:
+                keep, new_mask = np.arange(b), mask
+            elif arm == "Clean-Random":  # defect-free rows first, random order within; then random tokens
+                ranked = torch.as_tensor(np.sort(np.argsort(-(clean[rows] + pick_rng.random(b)), kind="stable")[:k]))
+                new_mask = torch.zeros_like(mask)
+                new_mask[ranked] = pruner(None, None, mask[ranked]).loss_mask
+                keep = ranked.numpy()
+            else:
+                scores = None
+                if pruner.needs_logits:
+                    with torch.no_grad():
+                        scores = model(ids).logits[:, :-1]
+                    counts["scored_samples"] += b
+                out = pruner(scores, ids[:, 1:], mask)
+                keep, new_mask = out.keep_idx, out.loss_mask
+                if mech is not None:
+                    mech.add(out, rows, data)
+            keep_t = torch.as_tensor(keep)
+            x, m = ids[keep_t], new_mask[keep_t]
+            logits = model(x).logits[:, :-1]
         loss = F.cross_entropy(logits[m], x[:, 1:][m])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -334,12 +369,13 @@ def run_trial(seed: int, quick: bool, sizes: Sizes | None = None) -> TrialResult
     sizes = (SIZES if quick else FULL) if sizes is None else sizes
     base = base_model(seed, sizes)
     data = sft_pool(seed, sizes)
-    test = eval_set(10_000 + seed, sizes.test_per_domain)
+    test = eval_set(10_000 + seed, sizes.test_per_domain, sizes.length)
     acc, compute = {}, {}
     mech = _Mechanisms()
     for arm in ARMS:
-        model = copy.deepcopy(base)
+        model, start = copy.deepcopy(base), time.perf_counter()
         compute[arm] = sft(model, data, arm, seed, sizes, mech=mech if arm == "Q-Tuning" else None)
+        compute[arm]["seconds"] = round(time.perf_counter() - start, 2)
         acc[arm] = answer_accuracy(model, test)
     corr, uncorr = mech.rate("corr_pruned", "corr"), mech.rate("uncorr_pruned", "uncorr")
     pairs = {
@@ -358,7 +394,7 @@ def run_trial(seed: int, quick: bool, sizes: Sizes | None = None) -> TrialResult
     return TrialResult(pairs=pairs, diagnostics={
         "accuracy": acc, "compute": compute, "mechanism_counts": dict(mech.n),
         "corrupted_pruned_rate": corr, "uncorrupted_pruned_rate": uncorr,
-        "sizes": {"epochs": sizes.epochs, "batch": sizes.batch, "r_sample": sizes.r_sample,
+        "sizes": {"steps": sizes.steps, "batch": sizes.batch, "r_sample": sizes.r_sample,
                   "r_token": sizes.r_token}})
 
 
@@ -379,8 +415,8 @@ REPRODUCTION = Reproduction(
                   "35.36; Mistral-7B 46.92 vs 42.73 vs 45.84. MathInstruct 25% x 50%: SmolLM2-1.7B 12.87 vs full "
                   "9.31 (+38%)."),
     setup=("SynthText-MD SFT view (2000 docs; label noise 0.15, junk 0.10, duplicates 0.5, token corruption 0.2); "
-           "TinyLM (~110k params) pre-trained 300 steps on a generic pool, then fully fine-tuned with AdamW lr 1e-3 "
-           "for the same number of steps on the same candidate batches of 16 in every arm; pruned arms "
+           "TinyLM (~80k params) pre-trained 200 steps on a generic pool, then fully fine-tuned with AdamW lr 3e-3 "
+           "for 400 steps (600 in full mode) on the same candidate batches of 16 in every arm; pruned arms "
            "back-propagate 4 of 16 samples (r_sample 0.25) with 70% of answer tokens (r_token 0.7); accuracy of the "
            "subtopic name after 'topic', macro over domains, clean test set. Regime: defect-free oracle beats "
            "Random-Random, Full below 0.97, Random-Random above 0.40."),
