@@ -1,4 +1,4 @@
-"""Online batch selection: choose, at every training step, which samples of a candidate batch to train on.
+"""Online batch selection: choose, at every training step, which samples (and tokens) of a candidate batch to train on.
 
 A selector scores one candidate batch (after a no-grad forward pass) and returns the indices of
 the ``k`` samples to back-propagate; it never touches the model or the optimiser, so it works in
@@ -7,11 +7,15 @@ any torch loop (see :mod:`diversa.data.online.base` for the three-line pattern).
 * :class:`UDSSelector`: utility (nuclear norm of the logits) plus inter-sample diversity against a
   FIFO buffer of random projections, UDS (arXiv:2510.16882);
 * baselines: :class:`UniformSelector`, :class:`MaxLossSelector`, :class:`RHOLossSelector`
-  (reference-model reducible loss, arXiv:2206.07137).
+  (reference-model reducible loss, arXiv:2206.07137);
+* :class:`QTuning`: joint sample and token pruning by the perplexity x entropy quadrants, a batch
+  hook that returns a loss mask (Q-Tuning), with :class:`PruningBaseline` for the equal-budget
+  random, PPL-only, entropy-only and token-only baselines.
 """
 
 from diversa.data.online.base import OnlineSelector, per_sample_loss, resolve_k
 from diversa.data.online.baselines import MaxLossSelector, RHOLossSelector, UniformSelector
+from diversa.data.online.qtuning import PruneResult, PruningBaseline, QTuning
 from diversa.data.online.uds import FastJLProjector, FIFOBuffer, UDSSelector, nuclear_norm_scores
 
 __all__ = [
@@ -19,6 +23,9 @@ __all__ = [
     "FastJLProjector",
     "MaxLossSelector",
     "OnlineSelector",
+    "PruneResult",
+    "PruningBaseline",
+    "QTuning",
     "RHOLossSelector",
     "UDSSelector",
     "UniformSelector",
