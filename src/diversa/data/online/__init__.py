@@ -9,7 +9,7 @@ any torch loop (see :mod:`diversa.data.online.base` for the three-line pattern).
 * baselines: :class:`UniformSelector`, :class:`MaxLossSelector`, :class:`RHOLossSelector`
   (reference-model reducible loss, arXiv:2206.07137);
 * :class:`QTuning`: joint sample and token pruning by the perplexity x entropy quadrants, a batch
-  hook that returns a loss mask (Q-Tuning), with :class:`PruningBaseline` for the equal-budget
+  hook that returns a loss mask (Q-Tuning, arXiv:2509.23873), with :class:`PruningBaseline` for the equal-budget
   random, PPL-only, entropy-only and token-only baselines.
 """
 
