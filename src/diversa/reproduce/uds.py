@@ -308,8 +308,6 @@ def _domain_entropy(domains) -> float:
 def run_trial(seed: int, quick: bool, sizes: Sizes | None = None) -> TrialResult:
     import torch
 
-    from diversa.datasets import synthtext as st
-
     sizes = SIZES if sizes is None else sizes
     torch.manual_seed(seed)
     base = base_model(seed)
