@@ -327,6 +327,23 @@ def _difficulty(table, args):
     return scores, f"checkpoints {args.checkpoints!r}"
 
 
+def _write_selection(selected, table, args, folder, report_files: dict) -> None:
+    """Write the selected rows to ``--out`` and the report files into ``folder``: together, or neither."""
+    from diversa.datasets.files import StagedWrites, encode_table, table_format, write_stdout
+
+    writes = StagedWrites()
+    fmt = table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out")
+    data = encode_table(selected, fmt, where=f"--out {args.out!r}")
+    if args.out != "-":
+        writes.add(args.out, data, argument="--out")
+    if folder is not None:
+        for name, content in report_files.items():
+            writes.add(folder / name, content, argument="--report")
+    writes.commit()
+    if args.out == "-":
+        write_stdout(data)
+
+
 def run_scores(args) -> int:
     """``--method el2n|vog|forgetting``: keep the budget after pruning one end of the score ranking."""
     import json
@@ -334,7 +351,7 @@ def run_scores(args) -> int:
     import numpy as np
 
     from diversa.data.score import rank_by_score
-    from diversa.datasets.files import StagedWrites, encode_table, read_table, table_format, write_stdout
+    from diversa.datasets.files import read_table
 
     if bool(args.score_field) == bool(args.checkpoints):
         raise UserError(f"--method {args.method} needs exactly one of --score-field and --checkpoints")
@@ -366,19 +383,9 @@ def run_scores(args) -> int:
              f"(scores from {source}; low = easy).", "",
              f"Score: pool mean {scores.mean():.4f}, kept mean {scores[idx].mean():.4f}, kept range "
              f"[{scores[idx].min():.4f}, {scores[idx].max():.4f}].", "", "![scores before/after](score_hist.png)", ""]
-    writes = StagedWrites()
-    fmt = table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out")
-    data = encode_table(selected, fmt, where=f"--out {args.out!r}")
-    if args.out != "-":
-        writes.add(args.out, data, argument="--out")
-    if folder is not None:
-        content = {"report.json": json.dumps(report, indent=2), "report.md": "\n".join(lines),
-                   "score_hist.png": _histogram_png(scores, idx, f"{args.method} score")}
-        for name in files:
-            writes.add(folder / name, content[name], argument="--report")
-    writes.commit()
-    if args.out == "-":
-        write_stdout(data)
+    report_files = {"report.json": json.dumps(report, indent=2), "report.md": "\n".join(lines),
+                    "score_hist.png": _histogram_png(scores, idx, f"{args.method} score")}
+    _write_selection(selected, table, args, folder, report_files)
     out = "standard output" if args.out == "-" else args.out
     print(f"kept {b} of {n} rows by {args.method} (pruned the {args.prune} end) -> {out}"
           + (f" (report: {folder})" if folder is not None else ""), file=sys.stderr if args.out == "-" else sys.stdout)
@@ -395,7 +402,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from diversa.datasets.files import StagedWrites, encode_table, is_missing, read_table, table_format, write_stdout
+    from diversa.datasets.files import is_missing, read_table
 
     if args.clusters is not None and args.clusters < 1:
         raise UserError(f"--clusters must be positive, got {args.clusters}")
@@ -433,18 +440,7 @@ def run(args) -> int:
         progress.update(t_select, completed=1)
     selected = table.iloc[np.asarray(idx)].reset_index(drop=True)
     report, report_files = _report(idx, X, quality, domains, selector, args)
-    # The output and the report are written together, or neither is.
-    writes = StagedWrites()
-    fmt = table.attrs["format"] if args.out == "-" else table_format(args.out, argument="--out")
-    data = encode_table(selected, fmt, where=f"--out {args.out!r}")
-    if args.out != "-":
-        writes.add(args.out, data, argument="--out")
-    if folder is not None:
-        for name, content in report_files.items():
-            writes.add(folder / name, content, argument="--report")
-    writes.commit()
-    if args.out == "-":
-        write_stdout(data)
+    _write_selection(selected, table, args, folder, report_files)
     cov = report["cluster_coverage"]
     where = "standard output" if args.out == "-" else args.out
     print(f"selected {len(idx)} of {n} rows with {args.method}: {cov['covered']}/{cov['clusters']} clusters "
