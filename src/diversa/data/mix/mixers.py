@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -60,7 +61,7 @@ class MixPhase:
     evaluate_after: bool = False
 
 
-class _PhaseMixer:
+class _PhaseMixer(abc.ABC):
     """Shared protocol: a generator of phases that pauses for reported losses."""
 
     needs_initial_losses = False
@@ -74,8 +75,9 @@ class _PhaseMixer:
         self.steps_done_ = 0
         self.n_evaluations_ = 0
 
+    @abc.abstractmethod
     def _schedule(self) -> Iterator[MixPhase]:
-        raise NotImplementedError
+        """The phases of this mixer, pausing (yielding) wherever it needs reported losses."""
 
     def report_val_losses(self, losses) -> None:
         """Per-group validation losses (length ``n_groups``) after a phase with ``evaluate_after``."""

@@ -32,6 +32,7 @@ infinite value, or arrays that disagree on the batch size raise a
 
 from __future__ import annotations
 
+import abc
 import numbers
 
 import torch
@@ -107,7 +108,7 @@ def per_sample_loss(logits, targets, mask=None) -> torch.Tensor:
     return (nll * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
-class OnlineSelector(BaseEstimator):
+class OnlineSelector(BaseEstimator, abc.ABC):
     """Base of the online batch selectors: ``select(...)`` returns the kept indices of one candidate batch.
 
     Subclasses implement ``_score(batch) -> (B,)`` (higher = keep) from the validated inputs and may
@@ -167,8 +168,9 @@ class OnlineSelector(BaseEstimator):
         self.n_steps_ = getattr(self, "n_steps_", 0) + 1
         return idx
 
-    def _score(self, batch: dict) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _score(self, batch: dict) -> torch.Tensor:
+        """One score per sample of ``batch``; the ``k`` highest are kept."""
 
     def _observe(self, batch: dict, idx: torch.Tensor) -> None:
         """Update internal state with the kept samples (default: nothing)."""
