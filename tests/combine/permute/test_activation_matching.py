@@ -18,10 +18,6 @@ from diversa.combine.permute import (
 CASES = cases()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 def test_correlation_is_pearsons():
     g = torch.Generator().manual_seed(0)

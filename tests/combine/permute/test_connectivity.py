@@ -18,10 +18,6 @@ from diversa.combine.permute import (
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 def test_barrier_is_the_largest_rise_above_the_chord():
     lam = np.linspace(0, 1, 5)

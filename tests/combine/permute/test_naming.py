@@ -7,10 +7,6 @@ from permute_models import mlp
 from diversa.combine.permute import AxisPerm, apply_permutation, checkpoint_spec, random_permutation
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 def _shapes(state):
     return {k: tuple(v.shape) for k, v in state.items()}

@@ -18,10 +18,6 @@ from diversa.combine.permute import apply_permutation, permutation_spec, random_
 rebasin = pytest.importorskip("rebasin")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 def _rebasin_permutations(model_a, model_b, x) -> dict[int, torch.Tensor]:
     """rebasin's permutation of each hidden layer, keyed by the layer's index in the Sequential."""

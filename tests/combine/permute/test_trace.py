@@ -19,10 +19,6 @@ from diversa.combine.permute import (
 CASES = cases()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 @pytest.mark.parametrize(("name", "make", "x"), CASES, ids=[c[0] for c in CASES])
 def test_random_permutation_keeps_the_function(name, make, x):

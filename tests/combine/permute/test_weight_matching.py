@@ -20,10 +20,6 @@ from diversa.combine.permute import (
 CASES = cases()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
-
 
 @pytest.mark.parametrize(("name", "make", "x"), CASES, ids=[c[0] for c in CASES])
 def test_recovers_a_hidden_permutation_exactly(name, make, x):
