@@ -5,8 +5,9 @@ overrides, null experts, sparsification schedules), ``lora`` (LoRA layers with
 PEFT-format adapter files, LoRA-Mixer's routed LoRA experts, SMoRA's rank-wise
 experts), ``xcross`` (X-Cross: layer-wise integration of frozen per-domain
 models), ``losses`` (self-adjusting Dice and Tversky losses, the
-diversity-weighted ensemble objective), ``models`` (TinyLM,
-ParallelMLPEnsemble) and ``training`` (a small training loop with per-task
+diversity-weighted ensemble objective), ``compress`` (post-training low-rank
+compression of linear layers and embeddings: AFM output PCA and weight SVD),
+``models`` (TinyLM, ParallelMLPEnsemble, GRULM, DeepFM) and ``training`` (a small training loop with per-task
 exact match). Regularizers join them later. Everything here is a
 ``torch.nn.Module`` or a function over tensors.
 """
