@@ -10,7 +10,10 @@ Generation, per call (one "world" and ``n`` rows drawn from it):
 
 * field ``f`` has ``field_dims[f]`` ids; ids are drawn from a truncated Zipf law
   ``p(rank r) ~ (r + 1)^-zipf_a`` with the rank-to-id order randomly permuted;
-* each id has a first-order effect ``w ~ N(0, 0.3^2)`` and a latent vector ``z ~ N(0, 0.5^2 I)``;
+* each id has a first-order effect ``w ~ N(0, 0.3^2)`` and a latent vector ``z ~ N(0, 0.5^2 I)``,
+  centred by default under the field's id distribution (``center_latent``): otherwise the few head
+  ids make ``<z_f, z_g>`` mostly a first-order effect of each id, which a linear model absorbs, and
+  the interactions a CTR model is for barely matter (the spec draws ``z`` uncentred);
 * ``n_dense`` standard-normal dense features enter through ``0.5 tanh(x . a)``, ``a ~ N(0, I)``;
 * ``logit = b0 + sum_f w_f + 0.5 sum_{f<g} <z_f, z_g> + 0.5 tanh(x . a)``, with ``b0`` found by
   root finding so that the mean click probability over the drawn rows is ``base_ctr``;
@@ -65,7 +68,8 @@ def make_ctr(n: int, field_dims=DEFAULT_FIELD_DIMS, *, n_dense: int = 3, latent_
     """Draw ``n`` rows of synthetic CTR data (see the module docstring for the model).
 
     Split the rows yourself for training, validation and test: they share one world (the same
-    id effects and latent vectors), as a log split by time would.
+    id effects and latent vectors), as a log split by time would. ``center_latent=False`` draws the
+    latent vectors uncentred, exactly as the spec writes them.
 
     Returns
     -------

@@ -153,7 +153,7 @@ def train_ctr(model: nn.Module, X_cat, X_dense, y, *, epochs: int = 1, lr: float
         raise ValueError(f"lr must be > 0, got {lr!r}.")
     x_cat, x_dense, target = _as_tensors(X_cat, X_dense, y)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     model.train()
     for _ in range(epochs):
         order = torch.randperm(len(target), generator=generator)
