@@ -96,6 +96,13 @@ def _output_dim(module: nn.Module, name: str) -> int:
     raise TypeError(f"layer {name!r} must be an nn.Linear or nn.Embedding, got {type(module).__name__}.")
 
 
+def _recorder(stats: OutputStats):
+    def record(_module, _inputs, output):
+        stats.update(output)  # returns None: the module's output passes through unchanged
+
+    return record
+
+
 def collect_output_stats(model: nn.Module, calibration, layer_names: Sequence[str], *, batch_size: int = 4096,
                          forward: Callable | None = None) -> dict[str, OutputStats]:
     """Run ``model`` in eval mode over ``calibration`` and accumulate the outputs of ``layer_names``.
@@ -108,8 +115,7 @@ def collect_output_stats(model: nn.Module, calibration, layer_names: Sequence[st
     if unknown:
         raise ValueError(f"layer_names: no module named {unknown} in the model.")
     stats = {name: OutputStats(_output_dim(modules[name], name)) for name in layer_names}
-    handles = [modules[name].register_forward_hook(lambda _m, _i, out, s=stats[name]: s.update(out) and None)
-               for name in layer_names]
+    handles = [modules[name].register_forward_hook(_recorder(stats[name])) for name in layer_names]
     was_training = model.training
     model.eval()
     try:
