@@ -22,7 +22,12 @@ afterwards predictions use the learned expert weights, exposed as ``aggregation_
 the aggregator's diagnostics in ``aggregator_``.
 
 Optimisation (spec section 0.2, LT-Digits defaults): SGD with Nesterov momentum 0.9, weight
-decay 5e-4, lr 0.05, batch 64, constant learning rate, one augmented view per step (two for MDCS).
+decay 5e-4, lr 0.05, batch 64, one augmented view per step (two for MDCS). The learning rate
+warms up linearly over the first ``lr_warmup_epochs`` epochs (5, as SADE's official schedule)
+and then stays constant: without the warm-up, the large early losses of scale-30 cosine
+classifiers kill most ReLUs of this small MLP and training can stall at predicting the head
+class (seen on LT-Digits, where the spec's constant rate left some seeds at 41 % training
+accuracy after 80 epochs).
 Randomness comes from local generators seeded by ``random_state``; torch's global random state is
 neither read nor changed. Training runs on the CPU with the caller's torch thread settings.
 """
@@ -92,6 +97,7 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
     trunk, branch : hidden widths of the shared trunk and of every expert branch.
     scale : cosine-classifier scale (30 in both papers).
     epochs, lr, batch_size, weight_decay, momentum : SGD (Nesterov) training settings.
+    lr_warmup_epochs : epochs of linear learning-rate warm-up (0: constant from the start).
     augment : "noise" (Gaussian noise scaled to each feature's spread), "digits" (the 8x8 digit
         shifts of :mod:`diversa.datasets.longtail`), "none", or a callable ``augment(x, generator,
         view) -> x'`` with ``view`` in ("weak", "test", "strong").
@@ -215,40 +221,44 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
         opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, nesterov=self.momentum > 0,
                               weight_decay=self.weight_decay)
         Xt = torch.from_numpy(X)
-        # the strong view costs a second forward pass; draw it only when a loss term reads it
-        two_views = self.loss == "mdcs" and (self.ce_on_strong or self.kd_weight > 0)
         curve, selection = [], []
         for epoch in range(self.epochs):
             # linear warm-up, as both papers' schedules: lr * (epoch + 1) / warmup in the first epochs
             for group in opt.param_groups:
                 group["lr"] = self.lr * min(1.0, (epoch + 1) / max(self.lr_warmup_epochs, 1))
-            total, picked, batches = 0.0, 0, torch.randperm(len(Xt), generator=generator).split(int(self.batch_size))
+            total, picked = 0.0, np.zeros(self.n_experts)
+            batches = torch.randperm(len(Xt), generator=generator).split(int(self.batch_size))
             for idx in batches:
-                xb, yb = Xt[idx], target[idx]
-                weak = xb if augment is None else augment(xb, generator, "weak")
-                if two_views:
-                    strong = xb if augment is None else augment(xb, generator, "strong")
-                    # the official trainer counts epochs from 1, so the warm-up ramp starts at 1 / warmup
-                    loss = objective(model(torch.cat([weak, strong])), yb, epoch + 1)
-                    picked = picked + objective.last_terms["n_selected"]
-                elif self.loss == "mdcs":
-                    loss = prior_adjusted_cross_entropy(model(weak), yb, objective.diversity.offsets)
-                else:
-                    loss = objective(model(weak), yb)
+                loss, selected = self._batch_loss(model, objective, Xt[idx], target[idx], augment, generator, epoch)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += float(loss.detach())
+                picked += selected
             curve.append(total / len(batches))
-            selection.append(np.zeros(self.n_experts) if isinstance(picked, int) else picked.numpy() / len(Xt))
+            selection.append(picked / len(Xt))
         model.eval()
         for p in model.parameters():
             p.requires_grad_(False)
-        self.model_, self.loss_curve_ = model, curve
+        # predictions run in float64: float32 matrix products round differently with the batch size
+        self.model_, self.loss_curve_ = model.double(), curve
         self.selection_curve_ = np.array(selection).reshape(len(selection), self.n_experts)
         for stale in ("aggregation_weights_", "aggregator_"):
             self.__dict__.pop(stale, None)
         return self
+
+    def _batch_loss(self, model, objective, xb, yb, augment, generator, epoch: int):
+        """The objective on one batch and the per-expert count of MDCS's confidently sampled rows."""
+        weak = xb if augment is None else augment(xb, generator, "weak")
+        if self.loss != "mdcs":
+            return objective(model(weak), yb), 0
+        if not (self.ce_on_strong or self.kd_weight > 0):
+            # no term reads the strong view: skip its forward pass (the diversity loss on one view)
+            return prior_adjusted_cross_entropy(model(weak), yb, objective.diversity.offsets), 0
+        strong = xb if augment is None else augment(xb, generator, "strong")
+        # the official trainer counts epochs from 1, so the warm-up ramp starts at 1 / warmup
+        loss = objective(model(torch.cat([weak, strong])), yb, epoch + 1)
+        return loss, objective.last_terms["n_selected"].numpy()
 
     # -- test-time aggregation ----------------------------------------------------------------------
 
@@ -268,22 +278,22 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
         aggregator = clone(self.aggregator) if self.aggregator is not None else PredictionStabilityAggregator()
         if aggregator.random_state is None and self.random_state is not None:
             aggregator.set_params(random_state=_seed(self.random_state))
-        aggregator.fit(self.model_, X, lambda x, g: augment(x, g, "test"))
+        aggregator.fit(lambda x: self.model_(x.double()), X, lambda x, g: augment(x, g, "test"))
         self.aggregator_, self.aggregation_weights_ = aggregator, aggregator.weights_.copy()
         return self
 
     # -- prediction ---------------------------------------------------------------------------------
 
     def expert_logits(self, X) -> np.ndarray:
-        """Raw expert logits ``(E, n, C)`` (float32)."""
+        """Raw expert logits ``(E, n, C)`` (float64)."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         with torch.no_grad():
             return self.model_(torch.from_numpy(X)).numpy()
 
     def aggregated_logits(self, X) -> np.ndarray:
         """Aggregated logits ``(n, C)``: learned weights after :meth:`adapt`, else the mean over experts."""
-        logits = self.expert_logits(X).astype(np.float64)
+        logits = self.expert_logits(X)
         E = logits.shape[0]
         weights = getattr(self, "aggregation_weights_", np.full(E, 1.0 / E))
         return np.einsum("e,enc->nc", weights, logits)
@@ -296,4 +306,14 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Class with the largest aggregated logit."""
-        return self.classes_[np.argmax(self.aggregated_logits(X), axis=1)]
+        logits = self.aggregated_logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on ``(X, y)``; a label the model never saw in training is an error, not a silent miss."""
+        check_is_fitted(self, "model_")
+        unseen = np.setdiff1d(np.asarray(y), self.classes_)
+        if unseen.size:
+            raise ValueError(f"y holds labels {unseen.tolist()} absent from training (classes_ = "
+                             f"{self.classes_.tolist()}); the model cannot predict them.")
+        return super().score(X, y, sample_weight=sample_weight)
