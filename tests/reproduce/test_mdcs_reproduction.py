@@ -28,7 +28,7 @@ def sade_arm_only(monkeypatch, one_thread):
 
 def test_regime_holds_on_a_short_testbed(sade_arm_only):
     # Fails if SADE's softmax expert came within 20 points of its many-shot accuracy on the tail.
-    sade_arm_only(epochs=30)
+    sade_arm_only(epochs=20)
     trials = {seed: mdcs.run_trial(seed, quick=True) for seed in range(PASS_UNITS)}
     outcomes = {c.check.name: c.outcome for c in summarize(mdcs.REPRODUCTION, True, trials).checks}
     assert outcomes["softmax-tail-below-head"] == "pass"

@@ -30,7 +30,7 @@ def one_model_per_unit(monkeypatch, one_thread):
 def test_regime_holds_on_a_short_testbed(one_model_per_unit, monkeypatch):
     # Fails if the CE model's few-shot accuracy came within 20 points of its many-shot accuracy
     # (digits too easy for a long-tail claim).
-    one_model_per_unit(epochs=30)
+    one_model_per_unit(epochs=20)
     monkeypatch.setattr(sade, "aggregator", lambda seed: PredictionStabilityAggregator(min_steps=5, n_views=2))
     trials = {seed: sade.run_trial(seed, quick=True) for seed in range(PASS_UNITS)}
     outcomes = {c.check.name: c.outcome for c in summarize(sade.REPRODUCTION, True, trials).checks}
