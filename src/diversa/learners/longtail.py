@@ -28,6 +28,7 @@ and then stays constant: without the warm-up, the large early losses of scale-30
 classifiers kill most ReLUs of this small MLP and training can stall at predicting the head
 class (seen on LT-Digits, where the spec's constant rate left some seeds at 41 % training
 accuracy after 80 epochs).
+
 Randomness comes from local generators seeded by ``random_state``; torch's global random state is
 neither read nor changed. Training runs on the CPU with the caller's torch thread settings.
 """
@@ -42,10 +43,10 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from diversa.datasets.longtail import augment_strong, augment_view, augment_weak
-from diversa.nn.aggregation import PredictionStabilityAggregator, _seed
+from diversa.nn.aggregation import PredictionStabilityAggregator
 from diversa.nn.losses.longtail import DiversityLoss, MDCSLoss, SkillDiverseExpertLoss, prior_adjusted_cross_entropy
 from diversa.nn.multi_expert import MultiExpertMLP
 
@@ -57,11 +58,18 @@ AUGMENTS = ("noise", "digits", "none")
 VIEWS = ("weak", "test", "strong")
 
 
+def _seed(random_state) -> int:
+    """An int seeds torch as it is; None or a RandomState draws one (scikit-learn's convention)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
 def _noise_views(scale: torch.Tensor):
     """Generic views for any features: Gaussian noise relative to each feature's training spread.
 
-    weak / test: ``N(0, (0.05 s_j)^2)``; strong: ``N(0, (0.15 s_j)^2)`` and 10 % of the features set
-    to their value 0 (a stand-in for cutout).
+    weak / test: ``N(0, (0.05 s_j)^2)``; strong: ``N(0, (0.15 s_j)^2)`` and a random 10 % of the
+    features zeroed (a stand-in for cutout).
     """
     def augment(x, generator, view):
         sd = 0.15 if view == "strong" else 0.05
@@ -104,7 +112,7 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
     strong_strength : "default" or "mild" strong digit view (MDCS with ``augment="digits"``).
     aggregator : a :class:`~diversa.nn.aggregation.PredictionStabilityAggregator` (cloned by
         :meth:`adapt`) or None for its defaults.
-    random_state : int, RandomState, Generator or None.
+    random_state : int, RandomState or None.
 
     Attributes
     ----------
