@@ -164,22 +164,32 @@ class PredictionStabilityAggregator(BaseEstimator):
         with torch.no_grad():
             E = self._expert_logits(expert_fn, X[:1]).shape[0]
             cache = None if self.n_views is None else self._cached_views(expert_fn, X, augment, generator)
+
+        def views_of(idx):
+            if cache is None:
+                return self._view_logits(expert_fn, X[idx], augment, generator)
+            return self._pick_views(cache, idx, generator)
+        history, step, stopped = self._learn_weights(E, n, views_of, generator)
+        self.weights_ = history[-1].double().numpy()
+        self.weights_ /= self.weights_.sum()
+        self.history_ = torch.stack(history).double().numpy()
+        self.n_steps_, self.stopped_early_ = step, stopped
+        self._diagnose(expert_fn, X, augment, generator)
+        return self
+
+    def _learn_weights(self, E: int, n: int, views_of, generator) -> tuple[list[Tensor], int, bool]:
+        """SGD on ``a`` (``w = softmax(a)``) over shuffled batches; returns the weight history, steps, early stop."""
         a = torch.full((E,), 1.0 / E, requires_grad=True)
         opt = torch.optim.SGD([a], lr=self.lr, momentum=self.momentum, nesterov=self.momentum > 0,
                               weight_decay=self.weight_decay)
         batch = min(self.batch_size, n)
-        n_batches = math.ceil(n / batch)
-        total = max(self.epochs * n_batches, self.min_steps)
+        total = max(self.epochs * math.ceil(n / batch), self.min_steps)
         history, step, stopped = [torch.softmax(a.detach(), 0)], 0, False
         while step < total and not stopped:
-            for idx in torch.randperm(n, generator=generator).split(batch):
-                if step == total:
-                    break
+            for idx in torch.randperm(n, generator=generator).split(batch)[:total - step]:
                 with torch.no_grad():
-                    views = self._view_logits(expert_fn, X[idx], augment, generator) if cache is None else \
-                        self._pick_views(cache, idx, generator)
-                w = torch.softmax(a, 0)
-                loss = -self._stability(w, views).mean()
+                    views = views_of(idx)
+                loss = -self._stability(torch.softmax(a, 0), views).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -187,12 +197,7 @@ class PredictionStabilityAggregator(BaseEstimator):
                 history.append(torch.softmax(a.detach(), 0))
             # the early-stopping rule is checked once per epoch, as in SADE
             stopped = self.stop_below > 0 and bool((history[-1] < self.stop_below).any())
-        self.weights_ = history[-1].double().numpy()
-        self.weights_ /= self.weights_.sum()
-        self.history_ = torch.stack(history).double().numpy()
-        self.n_steps_, self.stopped_early_ = step, stopped
-        self._diagnose(expert_fn, X, augment, generator)
-        return self
+        return history, step, stopped
 
     @staticmethod
     def _expert_logits(expert_fn, x: Tensor) -> Tensor:

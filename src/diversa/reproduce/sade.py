@@ -178,5 +178,5 @@ REPRODUCTION = Reproduction(
     quick_trials=8,
     full_trials=20,
     headline="sade-beats-ce",
-    trial_seconds=6.0,
+    trial_seconds=7.0,
 )
