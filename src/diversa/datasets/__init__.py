@@ -5,7 +5,9 @@ Seeded, deterministic generators shared by tests and reproductions (for example
 scikit-learn (:func:`load_bundled`), and table files for the command line
 (:func:`read_table`, :func:`write_table`); :mod:`diversa.datasets.crossitem`
 generates the CrossItem-Lite benchmark's items and questions; :func:`make_ctr` draws
-click-through-rate logs with Zipf ids and latent pairwise interactions. Nothing here
+click-through-rate logs with Zipf ids and latent pairwise interactions;
+:func:`make_longtail_digits` builds long-tailed digit training sets with forward, uniform and
+backward test distributions (:mod:`diversa.datasets.longtail`, also its batched augmentations). Nothing here
 trains a model.
 """
 
@@ -15,6 +17,7 @@ from diversa.datasets.candidate_pools import CandidatePool, make_candidate_pools
 from diversa.datasets.ctr import CTRData, make_ctr
 from diversa.datasets.files import read_table, write_table
 from diversa.datasets.imbalanced import imbalanced_class_counts, make_imbalanced
+from diversa.datasets.longtail import LongTailData, make_longtail_digits, make_test_distribution
 from diversa.datasets.multitask import MultitaskData, RandomFourierFunction, make_multitask_outlier
 from diversa.datasets.tagging import TaggingData, make_tagging_data
 from diversa.datasets.timestamped_text import TemporalTextWorld
@@ -23,4 +26,5 @@ __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imb
            "read_table", "write_table", "MultitaskData", "RandomFourierFunction", "make_multitask_outlier",
            "TaggingData", "make_tagging_data", "TemporalTextWorld",
            "AlgoBatch", "AlgoTasks", "make_test_set", "make_validation_set", "overlap_fraction",
-           "CandidatePool", "make_candidate_pools", "simulate_verifiers", "CTRData", "make_ctr"]
+           "CandidatePool", "make_candidate_pools", "simulate_verifiers", "CTRData", "make_ctr",
+           "LongTailData", "make_longtail_digits", "make_test_distribution"]

@@ -4,7 +4,8 @@ Resampling estimates (holdout, bootstrap .632/.632+, cross-validation, nested
 CV; gathered in :mod:`diversa.evaluate.resampling`), significance tests and
 multiple-comparison corrections (:mod:`diversa.evaluate.significance`),
 paired comparisons over seeds or items (:mod:`diversa.evaluate.paired`,
-:mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`),
+:mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`), many/medium/few-shot accuracy of
+long-tailed classifiers (:mod:`diversa.evaluate.shot_accuracy`),
 tournaments across benchmarks, audits and benchmark harnesses. Every test
 returns a result that unpacks as ``statistic, pvalue``.
 """
@@ -21,11 +22,13 @@ from diversa.evaluate.paired import (
 from diversa.evaluate.resampling import *  # noqa: F403
 from diversa.evaluate.resampling import __all__ as _resampling_names
 from diversa.evaluate.roc import auc_from_points, hull_membership, roc_convex_hull, roc_point
+from diversa.evaluate.shot_accuracy import ShotAccuracy, shot_accuracy
 from diversa.evaluate.significance import *  # noqa: F403
 from diversa.evaluate.significance import __all__ as _significance_names
 
 __all__ = [
     "auc_from_points", "bootstrap_mean_ci", "compare_outcomes", "corrected_t_test", "hull_membership",
     "minimum_detectable_effect", "read_outcomes", "roc_convex_hull", "roc_point", "sign_flip_test", "t_mean_ci",
+    "ShotAccuracy", "shot_accuracy",
     "wilcoxon_signed_rank", *_resampling_names, *_significance_names,
 ]

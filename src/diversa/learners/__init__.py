@@ -3,10 +3,12 @@
 ``rules`` (FOLD-SE and FOLD-R++ rule learners), ``multitask`` (robust
 multi-task gradient boosting) and :class:`DiverseEnsembleClassifier` (a deep
 ensemble trained on the diversity-weighted objective of Abe et al.,
-arXiv:2302.00704); novel class discovery, long-tailed experts and fair models
-join them later. Each follows scikit-learn's estimator contract.
+arXiv:2302.00704) and :class:`LongTailExpertsClassifier` (shared-trunk multi-expert
+long-tailed learning: SADE's skill-diverse experts with test-time aggregation, arXiv:2107.09249,
+and MDCS, arXiv:2308.09922); novel class discovery and fair models join them later. Each follows scikit-learn's estimator contract.
 """
 
 from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier
+from diversa.learners.longtail import LongTailExpertsClassifier
 
-__all__ = ["DiverseEnsembleClassifier"]
+__all__ = ["DiverseEnsembleClassifier", "LongTailExpertsClassifier"]

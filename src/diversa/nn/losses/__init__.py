@@ -10,6 +10,10 @@
   diversity-weighted (gamma) objective of a jointly trained deep ensemble, taking member logits
   ``(M, B, C)``, and :func:`ensemble_loss_terms`, its decomposition (Abe et al., "Pathologies of
   Predictive Diversity in Deep Ensembles", arXiv:2302.00704).
+* :class:`SkillDiverseExpertLoss`, :class:`DiversityLoss`, :class:`MDCSLoss` — class-prior losses
+  of multi-expert long-tailed learning, over expert logits ``(E, B, C)``: SADE's forward /
+  uniform / backward experts (arXiv:2107.09249) and MDCS's diversity loss with consistency
+  self-distillation (arXiv:2308.09922), with :func:`posthoc_logit_adjustment`.
 """
 
 from diversa.nn.losses.dice import DiceLoss, dice_loss, soft_f1
@@ -20,7 +24,18 @@ from diversa.nn.losses.ensemble import (
     diversity_regularized_loss,
     ensemble_loss_terms,
 )
+from diversa.nn.losses.longtail import (
+    DiversityLoss,
+    MDCSLoss,
+    SkillDiverseExpertLoss,
+    consistency_self_distillation,
+    inverse_prior,
+    posthoc_logit_adjustment,
+    prior_adjusted_cross_entropy,
+)
 from diversa.nn.losses.tversky import TverskyLoss, tversky_loss
 
 __all__ = ["DiceLoss", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms", "TverskyLoss", "dice_loss",
-           "diversity_regularized_loss", "dpo_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss"]
+           "diversity_regularized_loss", "dpo_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss",
+           "DiversityLoss", "MDCSLoss", "SkillDiverseExpertLoss", "consistency_self_distillation", "inverse_prior",
+           "posthoc_logit_adjustment", "prior_adjusted_cross_entropy"]
