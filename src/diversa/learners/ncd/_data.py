@@ -45,7 +45,9 @@ def split_known_unlabelled(estimator, X, y=None, X_unlabelled=None, *, unknown_l
         if np.any(_is_unknown(y, unknown_label)):
             raise ValueError(f"y holds unknown_label={unknown_label!r} although X_unlabelled is given: with "
                              "X_unlabelled, X and y are the known rows and every one needs its class.")
-        X_u = check_array(X_unlabelled, dtype=np.float64, input_name="X_unlabelled")
+        X_u = check_array(X_unlabelled, dtype=np.float64, input_name="X_unlabelled", ensure_min_samples=0)
+        if X_u.shape[0] == 0:
+            raise ValueError("X_unlabelled has no rows: there is nothing to discover novel classes in.")
         if X_u.shape[1] != X.shape[1]:
             raise ValueError(f"X_unlabelled has {X_u.shape[1]} features but X has {X.shape[1]}.")
         return NCDData(X, y, X_u)

@@ -151,6 +151,7 @@ class LatentNCD(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X):
         """Nearest novel cluster centre (in the latent) of every row of ``X (n, d)``."""
+        check_is_fitted(self, "kmeans_")
         return self.kmeans_.predict(self.transform(X))
 
     def fit_predict(self, X, y=None, X_unlabelled=None):

@@ -136,6 +136,8 @@ class NCDSpectralClustering(ClusterMixin, BaseEstimator):
         self._check_params()
         X_known, y_known, X_u = split_known_unlabelled(self, X, y, X_unlabelled, unknown_label=self.unknown_label)
         check_n_rows(X_u, 2 if self.n_clusters == "auto" else self.n_clusters)
+        if X_u.shape[0] < 2:
+            raise ValueError(f"{X_u.shape[0]} sample(s) to cluster: spectral clustering needs at least 2 unlabelled rows.")
         rng = check_random_state(self.random_state)
         self.known_classes_, ids = class_ids(y_known)
         n_known = self.known_classes_.size

@@ -25,6 +25,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.model_selection import ParameterGrid
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
@@ -38,7 +39,7 @@ def hidden_class_folds(classes, n_folds: int = 3, random_state=None) -> list[np.
     """Groups of known classes to hide, one per fold: the shuffled classes split into ``n_folds`` near-equal groups."""
     classes = np.unique(np.asarray(classes))
     if classes.size < 2:
-        raise ValueError(f"hidden-class cross-validation needs at least 2 known classes in y, got {classes.size}.")
+        raise ValueError(f"hidden-class cross-validation needs at least 2 known classes in y, got {classes.size} class(es).")
     if isinstance(n_folds, bool) or not isinstance(n_folds, numbers.Integral) or not 2 <= n_folds <= classes.size:
         raise ValueError(f"n_folds must be an int in [2, {classes.size}] (the number of known classes), "
                          f"got {n_folds!r}.")
@@ -125,6 +126,15 @@ class HiddenClassSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self):
+        # a transformer when the tuned estimator is one; not declared a clusterer, since tuning
+        # needs labelled known classes and a plain fit(X) has none
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.transformer_tags = inner.transformer_tags
+        tags.input_tags = inner.input_tags
+        return tags
+
     def fit(self, X, y=None, X_unlabelled=None):
         """Tune on ``X, y, X_unlabelled`` (the estimators' conventions) and refit the best combination."""
         self.cv_results_ = hidden_class_cv(self.estimator, self.param_grid, X, y, X_unlabelled, n_folds=self.n_folds,
@@ -158,6 +168,11 @@ class HiddenClassSearchCV(MetaEstimatorMixin, BaseEstimator):
         """The best estimator's ``transform``."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.transform(X)
+
+    @available_if(_best_has("transform"))
+    def fit_transform(self, X, y=None, X_unlabelled=None):
+        """Tune, refit and return the best estimator's ``transform`` of ``X``."""
+        return self.fit(X, y, X_unlabelled).transform(X)
 
     @available_if(_best_has("cluster_novel"))
     def cluster_novel(self, X_novel, n_clusters=None):
