@@ -87,7 +87,7 @@ class PBN(LatentNCD):
         x_all = torch.as_tensor(X, dtype=torch.float32)
         y_all = torch.as_tensor(target, dtype=torch.long)
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, fused=True)  # one kernel: tiny nets are overhead-bound
-        # a zero-weighted term is left out, so its head gets no gradient (AdamW skips it, no decay)
+        # a zero-weighted term is not computed: its head gets no gradient (AdamW skips it, no decay)
         use_ce = self.w > 0 and net.classifier is not None
         use_mse = self.w < 1
         history = {"loss": [], "ce": [], "mse": []}
@@ -97,11 +97,11 @@ class PBN(LatentNCD):
             sums = np.zeros(3)
             for batch in batches:
                 xb, yb = x_all[batch], y_all[batch]
-                z, logits, x_hat = net(xb)
+                z = net.encode(xb)
                 known = yb >= 0
-                ce = torch.nn.functional.cross_entropy(logits[known], yb[known]) \
+                ce = torch.nn.functional.cross_entropy(net.classifier(z[known]), yb[known]) \
                     if use_ce and bool(known.any()) else z.new_zeros(())
-                mse = ((x_hat - xb) ** 2).sum() / xb.shape[0] if use_mse else z.new_zeros(())
+                mse = ((net.decoder(z) - xb) ** 2).sum() / xb.shape[0] if use_mse else z.new_zeros(())
                 loss = self.w * ce + (1 - self.w) * mse
                 opt.zero_grad()
                 if loss.requires_grad:

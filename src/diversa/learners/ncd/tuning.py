@@ -69,6 +69,10 @@ def hidden_class_cv(estimator, param_grid, X, y=None, X_unlabelled=None, *, n_fo
     model of every fold); ``attrs["hidden_classes"]`` lists each fold's hidden classes. Fits run
     through joblib with ``n_jobs`` workers.
     """
+    if not hasattr(estimator, "cluster_novel"):
+        raise TypeError(f"{type(estimator).__name__} has no cluster_novel(X, n_clusters): hidden-class "
+                        "cross-validation clusters the hidden rows with the fitted model. Tune a transductive "
+                        "method (e.g. NCDSpectralClustering) on the known rows' accuracy instead.")
     if unknown_label is None:
         unknown_label = getattr(estimator, "unknown_label", -1)
     X_known, y_known, X_u = split_known_unlabelled(clone(estimator), X, y, X_unlabelled, unknown_label=unknown_label,
