@@ -1,10 +1,11 @@
 """Complete scikit-learn estimators.
 
 ``rules`` (FOLD-SE and FOLD-R++ rule learners), ``multitask`` (robust
-multi-task gradient boosting) and :class:`DiverseEnsembleClassifier` (a deep
+multi-task gradient boosting), ``ncd`` (novel class discovery on tabular data:
+PBN, NCD k-means and spectral clustering, hidden-class tuning; Troisemaine et
+al., arXiv:2311.05440) and :class:`DiverseEnsembleClassifier` (a deep
 ensemble trained on the diversity-weighted objective of Abe et al.,
-arXiv:2302.00704); novel class discovery, long-tailed experts and fair models
-join them later. Each follows scikit-learn's estimator contract.
+arXiv:2302.00704); long-tailed experts and fair models join them later. Each follows scikit-learn's estimator contract.
 """
 
 from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier

@@ -1,5 +1,6 @@
 """The NCD estimators follow scikit-learn's estimator contract."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from diversa.learners.ncd import PBN, HiddenClassSearchCV, NCDBaselineEncoder, NCDKMeans, NCDSpectralClustering
@@ -15,6 +16,8 @@ ESTIMATORS = [
 ]
 
 
+# the common checks fit on fully labelled y: the estimators warn that nothing is marked unlabelled
+@pytest.mark.filterwarnings("ignore:y marks no row as unlabelled")
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_estimator_checks(estimator, check, one_thread):
     check(estimator)

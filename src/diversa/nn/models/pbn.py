@@ -15,7 +15,6 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 __all__ = ["PBNNetwork", "mirrored_block", "paper_hidden_dims"]
