@@ -4,18 +4,20 @@ import numpy as np
 import pytest
 
 from diversa.reproduce import practical_ncd
-from diversa.reproduce.runner import summarize
+from diversa.reproduce.runner import single_threaded, summarize
 
 #: Eight units, the fewest of a quick run.
 UNITS = 8
 
 
 @pytest.fixture
-def short(monkeypatch, one_thread):
+def short(monkeypatch):
     monkeypatch.setattr(practical_ncd, "EPOCHS", {True: 3, False: 3})
     monkeypatch.setattr(practical_ncd, "W_GRID", (0.1, 0.9))
     monkeypatch.setattr(practical_ncd, "K_RANGE", {True: (2, 8), False: (2, 8)})
     monkeypatch.setattr(practical_ncd, "N_INIT", {True: 2, False: 2})
+    with single_threaded():                      # one torch and one BLAS thread, as the runner runs trials
+        yield
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from diversa.learners.ncd import PBN, HiddenClassSearchCV, NCDBaselineEncoder, N
 ESTIMATORS = [
     NCDKMeans(n_clusters=3, n_init=2, random_state=0),
     NCDSpectralClustering(n_clusters=3, n_init=2, random_state=0),
-    PBN(latent_dim=4, hidden_dims=(8,), epochs=10, n_clusters=3, n_init=2, random_state=0),
-    NCDBaselineEncoder(latent_dim=4, hidden_dims=(8,), epochs=10, n_clusters=3, n_init=2, random_state=0),
-    HiddenClassSearchCV(NCDKMeans(n_clusters=3, n_init=2, random_state=0), {"n_init": [1, 2]}, n_folds=2,
+    PBN(latent_dim=4, hidden_dims=(8,), epochs=5, n_clusters=3, n_init=2, random_state=0),
+    NCDBaselineEncoder(latent_dim=4, hidden_dims=(8,), epochs=5, n_clusters=3, n_init=2, random_state=0),
+    HiddenClassSearchCV(NCDKMeans(n_clusters=3, n_init=1, random_state=0), {"max_iter": [20]}, n_folds=2,
                         random_state=0),
 ]
 
