@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_array, validate_data
 
 
 class NCDData(NamedTuple):
-    """Rows of one NCD problem: known ``X_known (n_k, d)``, class ids ``y_known (n_k,)``, unlabelled ``X_unlabelled (n_u, d)``."""
+    """Rows of one NCD problem: known ``X_known (n_k, d)``, their labels ``y_known (n_k,)`` and the
+    unlabelled ``X_unlabelled (n_u, d)``."""
 
     X_known: np.ndarray
     y_known: np.ndarray

@@ -76,7 +76,10 @@ def min_dist_affinity(X, min_dist: float = 0.5) -> tuple[np.ndarray, float]:
 
 
 def laplacian_embedding(A, n_components: int) -> np.ndarray:
-    """Rows embedded by eigenvectors 2..n_components+1 of the normalised Laplacian of ``A (n, n)``: ``(n, n_components)``."""
+    """Rows embedded by eigenvectors 2..n_components+1 of the normalised Laplacian of ``A (n, n)``.
+
+    Returns ``(n, n_components)``; the first (trivial) eigenvector is dropped.
+    """
     A = check_array(A, dtype=np.float64, input_name="A")
     if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral) or n_components < 1:
         raise ValueError(f"n_components must be a positive int, got {n_components!r}.")
@@ -132,12 +135,16 @@ class NCDSpectralClustering(ClusterMixin, BaseEstimator):
             raise ValueError("n_components must be an int when n_clusters='auto' (k is estimated in the embedding).")
 
     def fit(self, X, y=None, X_unlabelled=None):
-        """Embed unlabelled and known rows together and cluster the unlabelled ones (see :class:`NCDKMeans` for the conventions)."""
+        """Embed unlabelled and known rows together and cluster the unlabelled ones.
+
+        The calling conventions are :class:`~diversa.learners.ncd.NCDKMeans`'s.
+        """
         self._check_params()
         X_known, y_known, X_u = split_known_unlabelled(self, X, y, X_unlabelled, unknown_label=self.unknown_label)
         check_n_rows(X_u, 2 if self.n_clusters == "auto" else self.n_clusters)
         if X_u.shape[0] < 2:
-            raise ValueError(f"{X_u.shape[0]} sample(s) to cluster: spectral clustering needs at least 2 unlabelled rows.")
+            raise ValueError(f"{X_u.shape[0]} sample(s) to cluster: spectral clustering needs at least 2 "
+                             "unlabelled rows.")
         rng = check_random_state(self.random_state)
         self.known_classes_, ids = class_ids(y_known)
         n_known = self.known_classes_.size

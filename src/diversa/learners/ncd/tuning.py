@@ -39,7 +39,8 @@ def hidden_class_folds(classes, n_folds: int = 3, random_state=None) -> list[np.
     """Groups of known classes to hide, one per fold: the shuffled classes split into ``n_folds`` near-equal groups."""
     classes = np.unique(np.asarray(classes))
     if classes.size < 2:
-        raise ValueError(f"hidden-class cross-validation needs at least 2 known classes in y, got {classes.size} class(es).")
+        raise ValueError(f"hidden-class cross-validation needs at least 2 known classes in y, "
+                         f"got {classes.size} class(es).")
     if isinstance(n_folds, bool) or not isinstance(n_folds, numbers.Integral) or not 2 <= n_folds <= classes.size:
         raise ValueError(f"n_folds must be an int in [2, {classes.size}] (the number of known classes), "
                          f"got {n_folds!r}.")
