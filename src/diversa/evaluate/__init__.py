@@ -6,11 +6,19 @@ multiple-comparison corrections (:mod:`diversa.evaluate.significance`),
 paired comparisons over seeds or items (:mod:`diversa.evaluate.paired`,
 :mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`), many/medium/few-shot accuracy of
 long-tailed classifiers (:mod:`diversa.evaluate.shot_accuracy`),
+novel class discovery scores and tuning on hidden classes (:mod:`diversa.evaluate.ncd`),
 tournaments across benchmarks, audits and benchmark harnesses. Every test
 returns a result that unpacks as ``statistic, pvalue``.
 """
 
 from diversa.evaluate.compare import compare_outcomes, read_outcomes
+from diversa.evaluate.ncd import (
+    clustering_accuracy,
+    estimate_k_silhouette,
+    hidden_class_cv,
+    novel_class_scores,
+    novel_class_split,
+)
 from diversa.evaluate.paired import (
     bootstrap_mean_ci,
     corrected_t_test,
@@ -27,7 +35,8 @@ from diversa.evaluate.significance import *  # noqa: F403
 from diversa.evaluate.significance import __all__ as _significance_names
 
 __all__ = [
-    "auc_from_points", "bootstrap_mean_ci", "compare_outcomes", "corrected_t_test", "hull_membership",
+    "auc_from_points", "bootstrap_mean_ci", "clustering_accuracy", "estimate_k_silhouette", "hidden_class_cv",
+    "novel_class_scores", "novel_class_split", "compare_outcomes", "corrected_t_test", "hull_membership",
     "minimum_detectable_effect", "read_outcomes", "roc_convex_hull", "roc_point", "sign_flip_test", "t_mean_ci",
     "ShotAccuracy", "shot_accuracy",
     "wilcoxon_signed_rank", *_resampling_names, *_significance_names,

@@ -1,11 +1,14 @@
 """Complete scikit-learn estimators.
 
 ``rules`` (FOLD-SE and FOLD-R++ rule learners), ``multitask`` (robust
-multi-task gradient boosting) and :class:`DiverseEnsembleClassifier` (a deep
-ensemble trained on the diversity-weighted objective of Abe et al.,
-arXiv:2302.00704) and :class:`LongTailExpertsClassifier` (shared-trunk multi-expert
-long-tailed learning: SADE's skill-diverse experts with test-time aggregation, arXiv:2107.09249,
-and MDCS, arXiv:2308.09922); novel class discovery and fair models join them later. Each follows scikit-learn's estimator contract.
+multi-task gradient boosting), ``ncd`` (novel class discovery on tabular data:
+PBN, NCD k-means and spectral clustering, hidden-class tuning; Troisemaine et
+al., arXiv:2311.05440), :class:`DiverseEnsembleClassifier` (a deep ensemble
+trained on the diversity-weighted objective of Abe et al., arXiv:2302.00704)
+and :class:`LongTailExpertsClassifier` (shared-trunk multi-expert long-tailed
+learning: SADE's skill-diverse experts with test-time aggregation,
+arXiv:2107.09249, and MDCS, arXiv:2308.09922); fair models join them later.
+Each follows scikit-learn's estimator contract.
 """
 
 from diversa.learners.diverse_ensemble import DiverseEnsembleClassifier
