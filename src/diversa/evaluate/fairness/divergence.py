@@ -109,7 +109,8 @@ def uf_ratio(y_pred, groups, *, min_group_size: int = 1) -> float:
     """Unfairness ratio ``Var_g(mean of y_pred in g) / Var(y_pred)`` (ddof = 1, groups unweighted).
 
     The authors' helper (arXiv:2509.08163): the share of prediction variance explained by group
-    membership; 0 when every group has the same mean prediction. ``y_pred`` ``(n,)``; ``groups``
+    membership; 0 when every group has the same mean prediction (with few groups the ddof = 1
+    of the group means can lift it somewhat above 1). ``y_pred`` ``(n,)``; ``groups``
     as :func:`generalized_jsd`. Constant predictions give 0.
     """
     y = _predictions(y_pred)

@@ -19,7 +19,8 @@ used in training only; ``predict`` needs ``X`` alone.
 Choices not fixed by the paper: the features are standardised with the training mean and SD; the
 batches are the rows of a random permutation cut into ``ceil(n / batch_size)`` nearly equal parts
 (never fewer than 4 rows while a penalty is active, as the estimators need ``n >= 4``); the penalty
-is computed in float64 and is unweighted by ``sample_weight``.
+is computed in float32 like the network (the attribute distances exactly, in float64, first) and is
+unweighted by ``sample_weight``.
 
 Randomness: the initialisation and batch order come from a local ``torch.Generator`` seeded by
 ``random_state``; torch's global random state is neither read nor changed.
@@ -150,7 +151,8 @@ class _FairMLP(BaseEstimator):
         Xt = torch.tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         weights = torch.tensor(sample_weight, dtype=torch.float32)
         model = _make_mlp(X.shape[1], hidden, n_outputs, generator)
-        optimiser = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # the fused kernel: about a third faster than the default on models this small
+        optimiser = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True)
         penalty = DistanceCovariancePenalty(self.penalty, c=self.c, unbiased=bool(self.unbiased))
         self.loss_curve_, self.penalty_curve_ = [], []
         for _ in range(self.epochs):
@@ -162,7 +164,7 @@ class _FairMLP(BaseEstimator):
                 loss = (self._sample_loss(output, target[rows]) * w).sum() / w.sum().clamp_min(1e-12)
                 objective = loss
                 if attrs is not None:
-                    value = penalty(self._penalised(output).double(), attr_distances=attrs.batch(rows))
+                    value = penalty(self._penalised(output), attr_distances=attrs.batch(rows))
                     objective = loss + self.lam * value
                     total_penalty += float(value.detach())
                 optimiser.zero_grad()
@@ -171,8 +173,8 @@ class _FairMLP(BaseEstimator):
                 total_loss += float(loss.detach())
             self.loss_curve_.append(total_loss / len(batches))
             self.penalty_curve_.append(total_penalty / len(batches) if attrs is not None else 0.0)
-        model.eval()
-        self.model_ = model
+        # float64 for prediction: the same rows give the same outputs whatever the batch around them
+        self.model_ = model.double().eval()
 
     def _forward(self, X) -> np.ndarray:
         import torch
@@ -180,7 +182,7 @@ class _FairMLP(BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         with torch.no_grad():
-            return self.model_(torch.tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32))
+            return self.model_(torch.tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float64))
 
 
 class _AttributeDistances:
@@ -205,11 +207,11 @@ class _AttributeDistances:
         for kind, data in self.blocks:
             part = data[rows]
             if kind == "levels":
-                out.append((part[:, None] != part[None, :]).double())
+                out.append((part[:, None] != part[None, :]).float())
             elif part.shape[1] == 1:
-                out.append((part - part.T).abs())
+                out.append((part - part.T).abs().float())
             else:
-                out.append(distance_matrix(part))
+                out.append(distance_matrix(part).float())
         return out
 
 
@@ -221,11 +223,12 @@ def _make_mlp(n_in: int, hidden: tuple[int, ...], n_out: int, generator):
     import torch
     from torch import nn
 
+    # skip_init: the layers are built without drawing from torch's global generator
     layers, width = [], n_in
     for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
+        layers += [nn.utils.skip_init(nn.Linear, width, h), nn.ReLU()]
         width = h
-    layers.append(nn.Linear(width, n_out))
+    layers.append(nn.utils.skip_init(nn.Linear, width, n_out))
     model = nn.Sequential(*layers)
     with torch.no_grad():  # PyTorch's default init, drawn from the local generator
         for layer in model:
@@ -314,7 +317,8 @@ class FairClassifier(ClassifierMixin, _FairMLP):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class ``(n,)``."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class FairRegressor(RegressorMixin, _FairMLP):

@@ -150,7 +150,12 @@ class ProtectedAttributeEncoder(TransformerMixin, BaseEstimator):
         start = 0
         for column in frame.columns:
             values = frame[column]
-            if values.nunique() < 2:
+            try:
+                n_levels = values.nunique()
+            except TypeError as error:  # unhashable entries such as dicts
+                raise TypeError(f"protected attribute {column!r}: each value must be a string or a number "
+                                f"(argument must be a string or a number; {error}).") from None
+            if n_levels < 2:
                 raise ValueError(f"protected attribute {column!r} takes one value; it cannot be depended on.")
             kind = chosen.get(column) or infer_attribute_type(values, self.max_levels)
             if kind == "binary" and values.nunique() != 2:
