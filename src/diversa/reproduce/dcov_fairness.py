@@ -54,9 +54,11 @@ compute than a penalised arm, which favours the baseline).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
-from sklearn.metrics import log_loss
+import pandas as pd
 
 from diversa.datasets.fairness import make_gerrymandered
 from diversa.evaluate.fairness import (
@@ -88,12 +90,25 @@ def groups_of(sensitive) -> np.ndarray:
     return intersectional_groups(sensitive, bins={"age": AGE_EDGES})
 
 
-def _split(seed: int, quick: bool):
+class Split(NamedTuple):
+    """One split of a unit's data, with its intersectional group labels."""
+
+    X: np.ndarray
+    y: np.ndarray
+    sensitive: pd.DataFrame
+    s_int: np.ndarray
+    groups: np.ndarray
+
+
+def _split(seed: int, quick: bool) -> dict[str, Split]:
     n_train = N_TRAIN if quick else N_TRAIN_FULL
     data = make_gerrymandered(n_train + N_VAL + N_TEST, random_state=seed)
     cuts = {"train": slice(0, n_train), "val": slice(n_train, n_train + N_VAL), "test": slice(n_train + N_VAL, None)}
-    return {name: (data.X[part], data.y[part], data.sensitive.iloc[part].reset_index(drop=True),
-                   data.intersection[part]) for name, part in cuts.items()}
+    splits = {}
+    for name, part in cuts.items():
+        sensitive = data.sensitive.iloc[part].reset_index(drop=True)
+        splits[name] = Split(data.X[part], data.y[part], sensitive, data.intersection[part], groups_of(sensitive))
+    return splits
 
 
 def _model(penalty: str, lam: float, seed: int) -> FairClassifier:
@@ -101,10 +116,9 @@ def _model(penalty: str, lam: float, seed: int) -> FairClassifier:
                           random_state=seed)
 
 
-def fit_arm(penalty: str, lam: float, seed: int, train) -> FairClassifier:
+def fit_arm(penalty: str, lam: float, seed: int, train: Split) -> FairClassifier:
     """Train one penalised (or, at lambda = 0, plain) MLP on the training split."""
-    X, y, sensitive, _ = train
-    return _model(penalty, lam, seed).fit(X, y, sensitive_features=sensitive)
+    return _model(penalty, lam, seed).fit(train.X, train.y, sensitive_features=train.sensitive)
 
 
 class _MixtureScores:
@@ -119,14 +133,13 @@ class _MixtureScores:
                    for t in weights.index if weights[t] > 0)
 
 
-def fit_expgrad(bound: float, seed: int, train) -> _MixtureScores:
+def fit_expgrad(bound: float, seed: int, train: Split) -> _MixtureScores:
     """fairlearn's ExponentiatedGradient with demographic parity over the 24 intersectional groups."""
     from fairlearn.reductions import DemographicParity, ExponentiatedGradient
 
-    X, y, sensitive, _ = train
     eg = ExponentiatedGradient(_model("ccdcov", 0.0, seed), DemographicParity(difference_bound=bound),
                                max_iter=EG_ITER)
-    eg.fit(X, y, sensitive_features=groups_of(sensitive))
+    eg.fit(train.X, train.y, sensitive_features=train.groups)
     return _MixtureScores(eg)
 
 
@@ -140,25 +153,36 @@ def _dcor(p: np.ndarray, s) -> float:
     return float(dcor2(torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(np.asarray(s, dtype=float))))
 
 
-def evaluate(model, split, encoder=None, dependence: str = "none") -> dict:
+def evaluate(model, split: Split, encoder=None, dependence: str = "none") -> dict:
     """Metrics of one model on one split, and its dependence (dCor2) on the intersection ``s_int``
     (``dependence="intersection"``) or also on each attribute (``"all"``; needs the ``encoder``)."""
-    X, y, sensitive, s_int = split
-    p = _scores(model, X)
-    groups = groups_of(sensitive)
+    p = _scores(model, split.X)
     clipped = np.clip(p, 1e-7, 1 - 1e-7)
     result = {
-        "jsd": generalized_jsd(p, groups, min_group_size=MIN_GROUP),
-        "log_loss": float(log_loss(y, np.column_stack([1 - clipped, clipped]), labels=[0, 1])),
-        "accuracy": float(np.mean((p > 0.5) == y)),
-        "uf": uf_ratio(p, groups, min_group_size=MIN_GROUP),
-        "dp_difference": demographic_parity_difference(y, (p > 0.5).astype(int), sensitive_features=groups),
+        "jsd": generalized_jsd(p, split.groups, min_group_size=MIN_GROUP),
+        "log_loss": float(-np.mean(np.where(split.y == 1, np.log(clipped), np.log(1 - clipped)))),
+        "accuracy": float(np.mean((p > 0.5) == split.y)),
+        "uf": uf_ratio(p, split.groups, min_group_size=MIN_GROUP),
+        "dp_difference": demographic_parity_difference(split.y, (p > 0.5).astype(int), sensitive_features=split.groups),
     }
     if dependence != "none":
-        result["dcor_sint"] = _dcor(p, s_int)
+        result["dcor_sint"] = _dcor(p, split.s_int)
     if dependence == "all":
-        result["dcor_marginal"] = [_dcor(p, block) for block in encoder.transform_blocks(sensitive)]
+        result["dcor_marginal"] = [_dcor(p, block) for block in encoder.transform_blocks(split.sensitive)]
     return result
+
+
+def _evaluate_all(models: dict, split: Split, encoder=None, dependence: dict | None = None) -> dict:
+    """``evaluate`` for every arm; a model shared by several arms (lambda = 0) is evaluated once."""
+    levels = ("none", "intersection", "all")
+    done, results = {}, {}
+    for key, model in models.items():
+        level = (dependence or {}).get(key, "none")
+        previous = done.get(id(model))
+        if previous is None or levels.index(previous[0]) < levels.index(level):
+            done[id(model)] = (level, evaluate(model, split, encoder, level))
+        results[key] = done[id(model)][1]
+    return results
 
 
 def _select(results: dict, selector: str) -> float:
@@ -180,7 +204,7 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     models.update({(p, lam): fit_arm(p, lam, seed, train) for p in PENALTIES for lam in grid[1:]})
     models.update({("expgrad", 0.0): base})
     models.update({("expgrad", 1.0 / bound): fit_expgrad(bound, seed, train) for bound in EG_BOUNDS})
-    on_val = {key: evaluate(model, val) for key, model in models.items()}
+    on_val = _evaluate_all(models, val)
     arms = PENALTIES + ("expgrad",)
     curves = {arm: {lam: r for (a, lam), r in on_val.items() if a == arm} for arm in arms}
     chosen = {arm: _select(curves[arm], "target") for arm in arms}
@@ -188,7 +212,7 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
     # dependence on the attributes only where a check needs it (dCor2 is O(n^2) per model)
     dependence = {key: "none" for key in models}
     dependence.update({("ccdcov", chosen["ccdcov"]): "intersection", ("ccdcov", 0.0): "all", ("sum", grid[-1]): "all"})
-    on_test = {key: evaluate(model, test, encoder, dependence[key]) for key, model in models.items()}
+    on_test = _evaluate_all(models, test, encoder, dependence)
     plain = on_test["ccdcov", 0.0]
     target = {arm: on_test[arm, chosen[arm]] for arm in arms}
     matched = {p: on_test[p, budget[p]] for p in PENALTIES}
