@@ -9,8 +9,8 @@ scaling is not visible; this is the spec's recommendation. The blocks feed JdCov
 attribute) and CCdCov (all blocks side by side).
 
 Types are inferred when not given: text, boolean and categorical columns are binary (2 levels) or
-categorical; numeric columns with 2 values are binary, integer-valued ones with at most
-``max_levels`` values categorical, the rest continuous. An attribute that takes a single value,
+categorical; numeric columns with 2 values are binary, integer columns with at most
+``max_levels`` values categorical, the rest (all other floats) continuous. An attribute that takes a single value,
 missing values and infinities are refused.
 """
 
@@ -68,8 +68,7 @@ def infer_attribute_type(values: pd.Series, max_levels: int = 10) -> str:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if not numeric:
         return "categorical"
-    as_float = values.to_numpy(dtype=float)
-    if n_levels <= max_levels and np.all(as_float == np.round(as_float)):
+    if pd.api.types.is_integer_dtype(values) and n_levels <= max_levels:
         return "categorical"
     return "continuous"
 
