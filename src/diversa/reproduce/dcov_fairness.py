@@ -244,10 +244,16 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         },
         diagnostics={
             "chosen_lambda": chosen, "budget_lambda": budget,
-            "validation": {f"{arm}@{lam:g}": r for (arm, lam), r in on_val.items() if lam > 0 or arm == "ccdcov"},
-            "test": {f"{arm}@{lam:g}": r for (arm, lam), r in on_test.items() if lam > 0 or arm == "ccdcov"},
+            "validation": _by_arm(on_val), "test": _by_arm(on_test),
         },
     )
+
+
+def _by_arm(results: dict) -> dict:
+    """Results keyed "arm@lambda" (ExponentiatedGradient: "expgrad@1/bound"), the shared lambda = 0 model once."""
+    named = {"unpenalised": results["ccdcov", 0.0]}
+    named.update({f"{arm}@{lam:g}": r for (arm, lam), r in results.items() if lam > 0})
+    return named
 
 
 _SUM_CLAIMS = ("ccdcov-vs-sum", "jdcov-vs-sum", "ccdcov-vs-sum-matched-loss")
