@@ -7,11 +7,20 @@ paired comparisons over seeds or items (:mod:`diversa.evaluate.paired`,
 :mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`), many/medium/few-shot accuracy of
 long-tailed classifiers (:mod:`diversa.evaluate.shot_accuracy`),
 novel class discovery scores and tuning on hidden classes (:mod:`diversa.evaluate.ncd`),
-tournaments across benchmarks, audits and benchmark harnesses. Every test
+tournaments across benchmarks, audits and benchmark harnesses, and fairness audits
+across intersectional groups (:mod:`diversa.evaluate.fairness`). Every test
 returns a result that unpacks as ``statistic, pvalue``.
 """
 
 from diversa.evaluate.compare import compare_outcomes, read_outcomes
+from diversa.evaluate.fairness import (
+    calibrate_lambda,
+    demographic_parity_difference,
+    equalized_odds_difference,
+    generalized_jsd,
+    intersectional_groups,
+    uf_ratio,
+)
 from diversa.evaluate.ncd import (
     clustering_accuracy,
     estimate_k_silhouette,
@@ -37,6 +46,9 @@ from diversa.evaluate.significance import __all__ as _significance_names
 __all__ = [
     "auc_from_points", "bootstrap_mean_ci", "clustering_accuracy", "estimate_k_silhouette", "hidden_class_cv",
     "novel_class_scores", "novel_class_split", "compare_outcomes", "corrected_t_test", "hull_membership",
+    "auc_from_points", "bootstrap_mean_ci", "calibrate_lambda", "compare_outcomes", "corrected_t_test",
+    "demographic_parity_difference", "equalized_odds_difference", "generalized_jsd", "hull_membership",
+    "intersectional_groups", "uf_ratio",
     "minimum_detectable_effect", "read_outcomes", "roc_convex_hull", "roc_point", "sign_flip_test", "t_mean_ci",
     "ShotAccuracy", "shot_accuracy",
     "wilcoxon_signed_rank", *_resampling_names, *_significance_names,

@@ -14,9 +14,24 @@
   of multi-expert long-tailed learning, over expert logits ``(E, B, C)``: SADE's forward /
   uniform / backward experts (arXiv:2107.09249) and MDCS's diversity loss with consistency
   self-distillation (arXiv:2308.09922), with :func:`posthoc_logit_adjustment`.
+* :class:`DistanceCovariancePenalty` and :func:`dcov2`, :func:`dcor2`, :func:`jdcov2`,
+  :func:`ccdcov2`, :func:`marginal_dcov2_sum` — differentiable distance-covariance fairness
+  penalties on several mixed-type protected attributes (Lee et al., "Machine Learning with
+  Multitype Protected Attributes: Intersectional Fairness through Regularisation",
+  arXiv:2509.08163).
 """
 
 from diversa.nn.losses.dice import DiceLoss, dice_loss, soft_f1
+from diversa.nn.losses.distance_covariance import (
+    DistanceCovariancePenalty,
+    ccdcov2,
+    dcor2,
+    dcov2,
+    distance_matrix,
+    jdcov2,
+    marginal_dcov2_sum,
+    u_centered,
+)
 from diversa.nn.losses.dpo import dpo_loss
 from diversa.nn.losses.ensemble import (
     DiversityRegularizedEnsembleLoss,
@@ -35,7 +50,8 @@ from diversa.nn.losses.longtail import (
 )
 from diversa.nn.losses.tversky import TverskyLoss, tversky_loss
 
-__all__ = ["DiceLoss", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms", "TverskyLoss", "dice_loss",
-           "diversity_regularized_loss", "dpo_loss", "ensemble_loss_terms", "soft_f1", "tversky_loss",
+__all__ = ["DiceLoss", "DistanceCovariancePenalty", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms",
+           "TverskyLoss", "ccdcov2", "dcor2", "dcov2", "dice_loss", "distance_matrix", "diversity_regularized_loss",
+           "dpo_loss", "ensemble_loss_terms", "jdcov2", "marginal_dcov2_sum", "soft_f1", "tversky_loss", "u_centered",
            "DiversityLoss", "MDCSLoss", "SkillDiverseExpertLoss", "consistency_self_distillation", "inverse_prior",
            "posthoc_logit_adjustment", "prior_adjusted_cross_entropy"]
