@@ -65,26 +65,27 @@ def _quiet_stdout():
 
 
 def group_slots(item_min_degrees: Sequence[int], degrees: Sequence[int], n_devices: int, *,
-                prune: bool = True) -> np.ndarray:
-    """Candidate group slots (their degrees, ascending) for a micro-batch whose sequences need at
-    least ``item_min_degrees`` devices each.
+                counts: Sequence[int] | None = None, prune: bool = True) -> np.ndarray:
+    """Candidate group slots (their degrees, ascending) for a micro-batch whose items (sequences,
+    or buckets of ``counts`` sequences) need at least ``item_min_degrees`` devices each.
 
-    ``N // d`` slots per degree, at most as many as sequences fit a group of ``d``. With ``prune``
-    (the authors' rule) a degree below the largest need ``d_max``, needed by ``c_max`` sequences,
-    gets only ``(N - d_max * c_max) // d`` slots: those sequences are assumed to take their own
-    groups of ``d_max``.
+    ``N // d`` slots per degree, at most as many as sequences fit a group of ``d`` (a used slot
+    runs at least one). With ``prune`` (the authors' rule) a degree below the largest need
+    ``d_max``, needed by ``c_max`` sequences, gets only ``(N - d_max * c_max) // d`` slots: those
+    sequences are assumed to take their own groups of ``d_max``.
     """
     needs = np.asarray(item_min_degrees, dtype=int)
+    counts = np.ones(len(needs), dtype=int) if counts is None else np.asarray(counts, dtype=int)
     if needs.size == 0:
         return np.zeros(0, dtype=int)
     d_max = int(needs.max())
-    c_max = int(np.sum(needs == d_max))
+    c_max = int(counts[needs == d_max].sum())
     slots = []
     for d in sorted(set(int(d) for d in degrees)):
         count = n_devices // d
         if prune and d < d_max:
             count = max(0, (n_devices - d_max * c_max) // d)
-        count = min(count, int(np.sum(needs <= d)))
+        count = min(count, int(counts[needs <= d].sum()))
         slots += [d] * count
     return np.asarray(slots, dtype=int)
 

@@ -169,7 +169,7 @@ class FlexSPPlanner:
         boundaries = np.array([b for b, _ in buckets])
         counts = [len(m) for _, m in buckets]
         needs = [min_allowed_degree(self.cost, b, self.degrees_) for b in boundaries]
-        slots = group_slots(needs, self.degrees_, self.cost.n_devices, prune=self.prune_slots)
+        slots = group_slots(needs, self.degrees_, self.cost.n_devices, counts=counts, prune=self.prune_slots)
         solution = solve_slot_milp(boundaries, counts, slots, self.cost, node_limit=self.node_limit,
                                    time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap,
                                    cutoff=self._cutoff(boundaries, counts))
