@@ -56,10 +56,10 @@ def _add_plan(actions) -> None:
     p.add_argument("--solver", default="milp", choices=SOLVERS,
                    help="milp: the planner's MILP (scipy's HiGHS); greedy: longest-first over two-degree layouts")
     p.add_argument("--mb-options", type=int, default=3, help="micro-batch counts tried, from the fewest that fit")
-    p.add_argument("--node-limit", type=int, default=50, help="HiGHS branch-and-bound nodes per micro-batch")
+    p.add_argument("--node-limit", type=int, default=20, help="HiGHS branch-and-bound nodes per micro-batch")
     p.add_argument("--time-limit", type=float, default=None,
                    help="HiGHS seconds per micro-batch (default: none, so the plan does not depend on the "
-                        "machine's speed; set one for large clusters)")
+                        "machine's speed; for 64 GPUs try --time-limit 0.3 --jobs 2)")
     p.add_argument("--static-degree", type=int, default=None,
                    help="degree of the static baseline (default: the smallest that holds the longest sequence)")
     p.add_argument("--official", action="store_true", help="no groups of one GPU, as the authors' planner")
@@ -179,7 +179,8 @@ def _print_report(console, lengths, cost, plans: dict) -> None:
     from rich.table import Table
 
     console.print(f"{len(lengths)} sequences, {sum(lengths)} tokens (longest {max(lengths)}) on {cost.n_devices} GPUs; "
-                  f"{cost.token_capacity} tokens fit one GPU. Predicted by the cost model, not measured.")
+                  f"{cost.token_capacity} tokens fit one GPU.")
+    console.print("Times are predicted by the cost model, not measured.")
     table = Table(title="Predicted step time")
     for column in ("planner", "strategy", "step (s)", "micro-batches", "speed-up vs static", "groups (size x count)"):
         table.add_column(column)

@@ -24,3 +24,9 @@ def cost4():
 def gpt16():
     """The authors' GPT-7B on 16 GPUs with 28 GB each (8,012 tokens per GPU)."""
     return SPCostModel.gpt("7b", 16)
+
+
+@pytest.fixture
+def make_cost():
+    """:func:`tiny_cost`, for tests that need another cluster size or capacity."""
+    return tiny_cost

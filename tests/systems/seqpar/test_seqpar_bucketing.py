@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from diversa.systems.seqpar import bucket_lengths, even_buckets, padding_error
+from diversa.systems.seqpar.bucketing import fewest_buckets
 
 
 def set_partitions(items):
@@ -53,6 +54,17 @@ def test_enough_buckets_means_no_padding_and_one_bucket_means_the_maximum():
     assert sorted(exact[-1][1]) == [1, 2]  # equal lengths share a bucket
     ((boundary, members),) = bucket_lengths(lens, 1)
     assert boundary == 9 and sorted(members) == [0, 1, 2, 3, 4]
+
+
+def test_fewest_buckets_grows_until_the_padding_fits():
+    lens = np.random.default_rng(3).integers(1, 10_000, size=200)
+    for min_buckets, max_padding in ((4, 1e9), (4, 20_000), (30, 0.0)):
+        buckets = fewest_buckets(lens, min_buckets, max_padding)
+        k = len(buckets)
+        padding = padding_error(lens, [m for _, m in buckets])
+        assert padding <= max_padding or k == len(np.unique(lens))
+        assert k == min_buckets or padding_error(lens, [m for _, m in bucket_lengths(lens, k - 1)]) > max_padding
+        assert [b for b, _ in buckets] == [b for b, _ in bucket_lengths(lens, k)]
 
 
 def test_even_buckets_split_the_range_in_equal_widths():

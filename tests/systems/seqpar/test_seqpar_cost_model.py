@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import tiny_cost
 
 from diversa.systems.seqpar import BANDWIDTH_GBS, GPT_PRESETS, SPCostModel
 
@@ -74,9 +73,9 @@ def test_group_time_is_the_sum_plus_the_fixed_overhead(cost4):
     (dict(bandwidth_gbs={2: 0.0}), "bandwidth_gbs"),
     (dict(params_b=100.0), "does not hold the model states"),
 ])
-def test_bad_parameters_name_the_argument(overrides, message):
+def test_bad_parameters_name_the_argument(overrides, message, make_cost):
     with pytest.raises(ValueError, match=message):
-        tiny_cost(**overrides)
+        make_cost(**overrides)
 
 
 def test_unknown_size_and_bandwidth_are_errors(cost4):

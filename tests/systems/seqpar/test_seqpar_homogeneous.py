@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from conftest import tiny_cost
 
 from diversa.systems.seqpar import (
     AdaptiveHomogeneousPlanner,
@@ -25,8 +24,8 @@ def test_best_fit_decreasing_packs_into_the_fullest_bin_that_fits():
         best_fit_decreasing([11], 10)
 
 
-def test_homogeneous_steps_are_valid_and_fill_every_group_they_can():
-    cost = tiny_cost(8, 2000)
+def test_homogeneous_steps_are_valid_and_fill_every_group_they_can(make_cost):
+    cost = make_cost(8, 2000)
     lens = sample_lengths(40, 0, scale=2.0, max_len=16_000, pad_to=16)
     for d in (2, 4, 8):
         if lens.max() > cost.token_capacity * d:
@@ -39,8 +38,8 @@ def test_homogeneous_steps_are_valid_and_fill_every_group_they_can():
         assert sum(len(g) > 0 for _, g in last) == min(len(last), sum(len(g) for _, g in last))
 
 
-def test_static_defaults_to_the_smallest_degree_that_holds_the_longest():
-    cost = tiny_cost(8, 1000)
+def test_static_defaults_to_the_smallest_degree_that_holds_the_longest(make_cost):
+    cost = make_cost(8, 1000)
     plan = StaticSPPlanner(cost).plan([3500, 200, 700])
     assert plan.strategy == "static d=4"
     with pytest.raises(ValueError, match="raise degree"):
@@ -49,8 +48,8 @@ def test_static_defaults_to_the_smallest_degree_that_holds_the_longest():
         StaticSPPlanner(cost, 16)
 
 
-def test_adaptive_is_the_fastest_single_degree():
-    cost = tiny_cost(8, 2000)
+def test_adaptive_is_the_fastest_single_degree(make_cost):
+    cost = make_cost(8, 2000)
     lens = sample_lengths(30, 1, scale=2.0, max_len=8_000, pad_to=16)
     adaptive = AdaptiveHomogeneousPlanner(cost).plan(lens)
     statics = [StaticSPPlanner(cost, d).plan(lens).predicted_ms for d in (1, 2, 4, 8)

@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import tiny_cost
 
 from diversa.systems.seqpar import group_slots, solve_slot_milp
 from diversa.systems.seqpar.milp import lower_bound
@@ -45,9 +44,9 @@ def milp_optimum(cost, lens, degrees):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_the_milp_equals_brute_force_on_tiny_instances(seed):
+def test_the_milp_equals_brute_force_on_tiny_instances(seed, make_cost):
     rng = np.random.default_rng(seed)
-    cost = tiny_cost(4, 1000)
+    cost = make_cost(4, 1000)
     lens = rng.integers(50, 1800, size=int(rng.integers(1, 6))).tolist()
     lens[0] = lens[-1]  # a repeated length: a bucket of two
     degrees = (1, 2, 4)
@@ -62,8 +61,8 @@ def test_the_milp_equals_brute_force_on_tiny_instances(seed):
     assert solution.objective >= lower_bound(cost, lens, degrees) * (1 - 1e-9)
 
 
-def test_a_cutoff_below_the_optimum_finds_nothing():
-    cost, lens = tiny_cost(4, 1000), [900, 800, 300, 200]
+def test_a_cutoff_below_the_optimum_finds_nothing(make_cost):
+    cost, lens = make_cost(4, 1000), [900, 800, 300, 200]
     optimum = milp_optimum(cost, lens, (1, 2, 4)).objective
     values, counts = np.unique(lens, return_counts=True)
     slots = group_slots([1] * len(values), (1, 2, 4), 4, counts=counts, prune=False)
@@ -72,8 +71,8 @@ def test_a_cutoff_below_the_optimum_finds_nothing():
     assert found.objective == pytest.approx(optimum)
 
 
-def test_a_bucket_no_slot_holds_is_infeasible():
-    cost = tiny_cost(4, 1000)
+def test_a_bucket_no_slot_holds_is_infeasible(make_cost):
+    cost = make_cost(4, 1000)
     assert solve_slot_milp([1500], [1], np.array([1, 1]), cost) is None
     assert solve_slot_milp([], [], np.array([1]), cost) is None
 

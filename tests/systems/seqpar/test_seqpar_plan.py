@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from conftest import tiny_cost
 
 from diversa.systems.seqpar import check_plan, step_time
 from diversa.systems.seqpar.plan import candidate_degrees, make_plan, min_allowed_degree
@@ -45,13 +44,13 @@ def test_a_wrong_predicted_time_is_caught(cost4, good):
         check_plan(good, LENS, cost4)
 
 
-def test_candidate_and_minimum_degrees():
+def test_candidate_and_minimum_degrees(make_cost):
     assert candidate_degrees(16) == (1, 2, 4, 8, 16)
     assert candidate_degrees(16, official=True) == (2, 4, 8, 16)
     assert candidate_degrees(12, (6, 3, 1)) == (1, 3, 6)
     with pytest.raises(ValueError, match="1..4"):
         candidate_degrees(4, (8,))
-    cost = tiny_cost(4, 1000)
+    cost = make_cost(4, 1000)
     assert min_allowed_degree(cost, 1001, (1, 2, 4)) == 2 and min_allowed_degree(cost, 1001, (4,)) == 4
     with pytest.raises(ValueError, match="at most 4000 tokens"):
         min_allowed_degree(cost, 4001, (1, 2, 4))

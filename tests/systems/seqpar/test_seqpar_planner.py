@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from conftest import tiny_cost
 
 from diversa.systems.seqpar import (
     AdaptiveHomogeneousPlanner,
@@ -24,8 +23,8 @@ def batch(seed, n=24, max_len=16_000):
 
 
 @pytest.fixture
-def cost8():
-    return tiny_cost(**CLUSTER)
+def cost8(make_cost):
+    return make_cost(**CLUSTER)
 
 
 @pytest.mark.parametrize("options", [
@@ -83,14 +82,14 @@ def test_parallel_planning_gives_the_same_plan(cost8):
     assert serial.micro_batches == parallel.micro_batches
 
 
-def test_empty_batch_and_bad_input(cost8):
+def test_empty_batch_and_bad_input(cost8, make_cost):
     empty = FlexSPPlanner(cost8).plan([])
     assert empty.micro_batches == [] and empty.predicted_ms == 0.0
     with pytest.raises(ValueError, match="does not fit even a group of 8"):
         FlexSPPlanner(cost8).plan([100, 16_001])
     with pytest.raises(ValueError, match="not a power of two"):
-        FlexSPPlanner(tiny_cost(6, 1000))
-    six = tiny_cost(6, 1000, bandwidth_gbs={2: 50.0, 3: 45.0, 6: 20.0})
+        FlexSPPlanner(make_cost(6, 1000))
+    six = make_cost(6, 1000, bandwidth_gbs={2: 50.0, 3: 45.0, 6: 20.0})
     lens = [500, 2500, 900]
     check_plan(FlexSPPlanner(six, degrees=(1, 2, 3, 6), random_state=0).plan(lens), lens, six)
     for bad in (dict(solver="cplex"), dict(safeguard="all"), dict(bucketing="kmeans"), dict(n_buckets=0),
@@ -103,3 +102,18 @@ def test_simulate_reports_one_row_per_step(cost8):
     frame = simulate(FlexSPPlanner(cost8, mb_options=1, random_state=0), [batch(0, n=12), batch(1, n=12)])
     assert list(frame["step"]) == [0, 1] and (frame["predicted_ms"] > 0).all()
     assert set(frame.columns) >= {"n_micro", "heterogeneous_fraction", "degrees", "solve_seconds"}
+
+
+@pytest.mark.slow
+def test_64_gpus_and_512_sequences_are_planned_within_10_seconds():
+    import time
+
+    from diversa.systems.seqpar import SPCostModel
+
+    cost = SPCostModel.gpt("7b", 64)
+    lens = sample_lengths(512, 0, max_len=128_000, pad_to=128)
+    started = time.process_time()
+    plan = FlexSPPlanner(cost, time_limit=0.3, node_limit=None, mb_options=3, random_state=0).plan(lens)
+    assert time.process_time() - started < 10.0
+    check_plan(plan, lens, cost)
+    assert plan.predicted_ms < StaticSPPlanner(cost, cost.min_degree(128_000)).plan(lens).predicted_ms

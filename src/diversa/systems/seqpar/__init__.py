@@ -11,7 +11,7 @@
 * :mod:`~diversa.systems.seqpar.lengths`: long-tailed length generator.
 """
 
-from diversa.systems.seqpar.bucketing import bucket_lengths, even_buckets, padding_error
+from diversa.systems.seqpar.bucketing import bucket_lengths, even_buckets, fewest_buckets, padding_error
 from diversa.systems.seqpar.chunking import chunk_global_batch, min_micro_batches
 from diversa.systems.seqpar.cost_model import BANDWIDTH_GBS, GPT_PRESETS, SPCostModel
 from diversa.systems.seqpar.greedy import best_homogeneous, greedy_micro_batch, lpt_assign
@@ -29,6 +29,6 @@ from diversa.systems.seqpar.planner import FlexSPPlanner
 __all__ = [
     "BANDWIDTH_GBS", "GPT_PRESETS", "AdaptiveHomogeneousPlanner", "FlexSPPlanner", "SPCostModel", "SlotSolution",
     "StaticSPPlanner", "StepPlan", "best_fit_decreasing", "best_homogeneous", "bucket_lengths", "check_plan",
-    "chunk_global_batch", "even_buckets", "greedy_micro_batch", "group_slots", "homogeneous_step", "lpt_assign",
+    "chunk_global_batch", "even_buckets", "fewest_buckets", "greedy_micro_batch", "group_slots", "homogeneous_step", "lpt_assign",
     "min_micro_batches", "padding_error", "sample_lengths", "simulate", "solve_slot_milp", "step_time",
 ]

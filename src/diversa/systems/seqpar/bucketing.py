@@ -34,11 +34,11 @@ def padding_error(lens: Sequence[int], groups: Sequence[Sequence[int]]) -> int:
     return int(sum(len(g) * lens[list(g)].max() - lens[list(g)].sum() for g in groups if len(g)))
 
 
-def _min_padding_cuts(values: np.ndarray, counts: np.ndarray, n_buckets: int) -> list[int]:
-    """End positions (exclusive) of the buckets over sorted distinct ``values`` with ``counts``.
+def _padding_rounds(values: np.ndarray, counts: np.ndarray):
+    """Yield, for 1, 2, ... buckets over sorted distinct ``values`` with ``counts``, (best, start):
+    best[j] = least padding of the first j values, start[j - 1] = where the last bucket starts.
 
-    dp[b, j] = least padding of the first j values in b buckets; one bucket of values
-    i..j-1 costs values[j-1] * sum(counts[i:j]) - sum(values[i:j] * counts[i:j]).
+    One bucket of values i..j-1 costs values[j-1] * sum(counts[i:j]) - sum(values[i:j] * counts[i:j]).
     """
     m = len(values)
     n_count = np.concatenate([[0], np.cumsum(counts)])
@@ -49,18 +49,24 @@ def _min_padding_cuts(values: np.ndarray, counts: np.ndarray, n_buckets: int) ->
     cost = np.where(i < j, cost, np.inf)
     best = np.full(m + 1, np.inf)
     best[0] = 0.0
-    choices = []
-    for _ in range(n_buckets):
+    while True:
         totals = best[:m, None] + cost               # (start, end)
         start = np.argmin(totals, axis=0)            # the first best start: deterministic ties
-        new = np.concatenate([[np.inf], totals[start, np.arange(m)]])
-        choices.append(start)
-        best = new
-    cuts, end = [], m
-    for start in reversed(choices):
-        cuts.append(end)
+        best = np.concatenate([[np.inf], totals[start, np.arange(m)]])
+        yield best, start
+
+
+def _buckets_from(values, inverse, starts) -> list[tuple[int, np.ndarray]]:
+    """Bucket (boundary, members) from the DP's last-bucket starts, one array per round."""
+    ends, end = [], len(values)
+    for start in reversed(starts):
+        ends.append(end)
         end = int(start[end - 1])
-    return cuts[::-1]
+    buckets, begin = [], 0
+    for end in reversed(ends):
+        buckets.append((int(values[end - 1]), np.flatnonzero((inverse >= begin) & (inverse < end))))
+        begin = end
+    return buckets
 
 
 def bucket_lengths(lens: Sequence[int], n_buckets: int) -> list[tuple[int, np.ndarray]]:
@@ -77,14 +83,27 @@ def bucket_lengths(lens: Sequence[int], n_buckets: int) -> list[tuple[int, np.nd
     if lens.size == 0:
         return []
     values, inverse, counts = np.unique(lens, return_inverse=True, return_counts=True)
-    k = min(int(n_buckets), len(values))
-    ends = _min_padding_cuts(values.astype(float), counts.astype(float), k)
-    buckets, start = [], 0
-    for end in ends:
-        members = np.flatnonzero((inverse >= start) & (inverse < end))
-        buckets.append((int(values[end - 1]), members))
-        start = end
-    return buckets
+    rounds = _padding_rounds(values.astype(float), counts.astype(float))
+    starts = [next(rounds)[1] for _ in range(min(int(n_buckets), len(values)))]
+    return _buckets_from(values, inverse, starts)
+
+
+def fewest_buckets(lens: Sequence[int], min_buckets: int, max_padding: float) -> list[tuple[int, np.ndarray]]:
+    """The least-padding buckets of :func:`bucket_lengths` with the fewest buckets, at least
+    ``min_buckets``, whose total padding is at most ``max_padding`` tokens (one bucket per distinct
+    length when none is). One DP, grown a bucket at a time: FlexSP adds buckets until the padded
+    tokens fit its threshold (arXiv:2412.01523, section 5.2).
+    """
+    lens = _as_lengths(lens)
+    if lens.size == 0:
+        return []
+    values, inverse, counts = np.unique(lens, return_inverse=True, return_counts=True)
+    starts = []
+    for k, (best, start) in enumerate(_padding_rounds(values.astype(float), counts.astype(float)), start=1):
+        starts.append(start)
+        if k >= len(values) or (k >= min_buckets and best[-1] <= max_padding):
+            return _buckets_from(values, inverse, starts)
+    raise AssertionError("unreachable")
 
 
 def even_buckets(lens: Sequence[int], n_buckets: int) -> list[tuple[int, np.ndarray]]:

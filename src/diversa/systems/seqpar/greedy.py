@@ -14,6 +14,7 @@ where it would finish earliest, among the groups with memory for it), gives
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,6 +33,13 @@ def lpt_assign(cost: SPCostModel, lens, ids: Sequence[int], group_degrees: Seque
     lens = np.asarray(lens)
     ids = np.asarray(ids, dtype=int)
     group_degrees = np.asarray(group_degrees, dtype=int)
+    if group_degrees.size and np.all(group_degrees == group_degrees[0]):
+        return _lpt_one_degree(cost, lens, ids, int(group_degrees[0]), len(group_degrees))
+    return _lpt_general(cost, lens, ids, group_degrees)
+
+
+def _lpt_general(cost: SPCostModel, lens: np.ndarray, ids: np.ndarray, group_degrees: np.ndarray):
+    """:func:`lpt_assign` for any degrees: the earliest finish among the groups with room."""
     distinct, column = np.unique(group_degrees, return_inverse=True)
     order = ids[np.argsort(-lens[ids], kind="stable")]
     times = np.stack([np.atleast_1d(cost.seq_time(lens[order], int(d))) for d in distinct], axis=1)
@@ -49,6 +57,30 @@ def lpt_assign(cost: SPCostModel, lens, ids: Sequence[int], group_degrees: Seque
         tokens[g] += lens[i]
         members[g].append(int(i))
     return [(int(d), m) for d, m in zip(group_degrees, members)]
+
+
+def _lpt_one_degree(cost: SPCostModel, lens: np.ndarray, ids: np.ndarray, d: int, n_groups: int):
+    """:func:`lpt_assign` for groups of one degree: earliest finish is least load (an empty group
+    finishes at beta plus the sequence, before any busy one), so a heap of loads does it."""
+    order = ids[np.argsort(-lens[ids], kind="stable")]
+    times = np.atleast_1d(cost.seq_time(lens[order], d)).tolist()
+    room = float(cost.token_capacity * d)
+    heap = [(0.0, g) for g in range(n_groups)]
+    tokens = [0.0] * n_groups
+    members: list[list[int]] = [[] for _ in range(n_groups)]
+    for i, t in zip(order.tolist(), times):
+        full = []
+        while heap and tokens[heap[0][1]] + lens[i] > room:
+            full.append(heapq.heappop(heap))
+        if not heap:
+            return None
+        load, g = heapq.heappop(heap)
+        heapq.heappush(heap, (load + t + (cost.beta if not members[g] else 0.0), g))
+        for entry in full:
+            heapq.heappush(heap, entry)
+        tokens[g] += lens[i]
+        members[g].append(int(i))
+    return [(d, m) for m in members]
 
 
 def best_homogeneous(cost: SPCostModel, lens, ids: Sequence[int], degrees: Sequence[int]) -> MicroBatch | None:

@@ -36,7 +36,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from diversa.systems.seqpar.bucketing import _as_lengths, bucket_lengths, even_buckets
+from diversa.systems.seqpar.bucketing import _as_lengths, bucket_lengths, even_buckets, fewest_buckets
 from diversa.systems.seqpar.chunking import chunk_global_batch, min_micro_batches
 from diversa.systems.seqpar.cost_model import SPCostModel
 from diversa.systems.seqpar.greedy import best_homogeneous, greedy_micro_batch
@@ -138,12 +138,8 @@ class FlexSPPlanner:
             return bucket_lengths(lens, distinct)
         if self.bucketing == "even":
             return even_buckets(lens, self.n_buckets)
-        threshold = (lens.sum() + self.cost.token_capacity * self.cost.n_devices) / 2
-        for k in range(self.n_buckets, distinct):
-            buckets = bucket_lengths(lens, k)
-            if sum(b * len(members) for b, members in buckets) <= threshold:
-                return buckets
-        return bucket_lengths(lens, distinct)
+        slack = (self.cost.token_capacity * self.cost.n_devices - lens.sum()) / 2
+        return fewest_buckets(lens, self.n_buckets, max(slack, 0.0))
 
     def _decode(self, lens: np.ndarray, ids: np.ndarray, buckets, solution, rng) -> MicroBatch:
         """Draw each bucket's sequences at random into the slots the MILP gave it."""
