@@ -168,5 +168,5 @@ REPRODUCTION = Reproduction(
     full_trials=20,
     headline="flexsp-vs-static",
     unit=Units(description="one training step: a fresh global batch of 128 lengths from a fresh seed"),
-    trial_seconds=3.0,
+    trial_seconds=2.5,
 )
