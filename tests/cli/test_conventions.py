@@ -20,27 +20,36 @@ def subparsers():
     return action.choices
 
 
+def leaf_parsers(command):
+    """The parsers that take a command's options: its own, or those of its actions (seqpar plan, ...)."""
+    sub = subparsers()[command]
+    nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+    return [p for a in nested for p in a.choices.values()] or [sub]
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_shows_every_default_and_an_example(command, capsys):
-    sub = subparsers()[command]
-    text = sub.format_help()
-    assert f"example:\n  diversa {command} " in text
-    for action in sub._actions:
-        if not action.option_strings or action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
-            continue
-        assert action.help, f"{command} {action.option_strings[0]} has no help"
-        flat = " ".join(text.split())
-        assert f"default: {action.default}" in flat or "default" in action.help.lower(), \
-            f"{command} {action.option_strings[0]}: default {action.default!r} not shown"
+    assert f"example:\n  diversa {command} " in subparsers()[command].format_help()
+    for sub in leaf_parsers(command):
+        text = sub.format_help()
+        assert f"example:\n  diversa {command} " in text
+        for action in sub._actions:
+            if not action.option_strings or action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+                continue
+            assert action.help, f"{command} {action.option_strings[0]} has no help"
+            flat = " ".join(text.split())
+            assert f"default: {action.default}" in flat or "default" in action.help.lower(), \
+                f"{command} {action.option_strings[0]}: default {action.default!r} not shown"
 
 
 @pytest.mark.parametrize("command", OWN_COMMANDS)
 def test_seed_and_overwrite_are_spelled_the_same_everywhere(command):
-    options = {o for a in subparsers()[command]._actions for o in a.option_strings}
-    assert "--random-state" not in options
-    if command != "reproduce":  # reproduce seeds with --seeds N, a count of seeds
-        assert "--seed" in options
-    assert "--overwrite" in options
+    for sub in leaf_parsers(command):
+        options = {o for a in sub._actions for o in a.option_strings}
+        assert "--random-state" not in options
+        if command != "reproduce":  # reproduce seeds with --seeds N, a count of seeds
+            assert "--seed" in options
+        assert "--overwrite" in options
 
 
 def test_an_unknown_option_points_at_the_subcommand_help(capsys):

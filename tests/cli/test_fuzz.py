@@ -117,6 +117,13 @@ def _audit(*extra, members=None):
     return build
 
 
+def _seqpar(*extra, text="9000\n300\n700\n"):
+    def build():
+        Path("lengths.txt").write_bytes(text.encode() if isinstance(text, str) else text)
+        return ["seqpar", "plan", "lengths.txt", "--node-limit", "5", "--mb-options", "1", *extra]
+    return build
+
+
 def _with_table(command_builder, table_name):
     """Replace the data file of a command by the bad table ``table_name``."""
     def build():
@@ -334,6 +341,27 @@ CATALOGUE = {
         "seed-contradicts-config": _merge(MERGE_CONFIG.replace("parameters: {lambda: 1.0}",
                                                                "parameters: {lambda: 1.0, random_state: 3}"),
                                           extra=("--seed", "4")),
+    },
+    "seqpar": {
+        "missing": lambda: ["seqpar", "plan", "missing.txt"],
+        "folder": lambda: ["seqpar", "plan", "sub"],
+        "empty": _seqpar(text=""),
+        "blank": _seqpar(text="\n \n"),
+        "not-a-number": _seqpar(text="100\nten\n"),
+        "fraction": _seqpar(text="100\n1.5\n"),
+        "zero": _seqpar(text="0\n"),
+        "non-utf8": _seqpar(text=b"100\n\xe9\n"),
+        "too-long-for-the-cluster": _seqpar(text="100\n500000\n"),
+        "zero-gpus": _seqpar("--gpus", "0"),
+        "gpus-not-power-of-two": _seqpar("--gpus", "24"),
+        "bad-memory": _seqpar("--memory", "80 gigs"),
+        "memory-below-the-model": _seqpar("--memory", "1GB"),
+        "json-exists": _existing("plan.json", _seqpar("--json", "plan.json")),
+        "json-is-input": _seqpar("--overwrite", "--json", "lengths.txt"),
+        "json-is-folder": lambda: (os.mkdir("plan.json"), _seqpar("--json", "plan.json")())[1],
+        "no-action": lambda: ["seqpar"],
+        "sample-zero": lambda: ["seqpar", "sample", "0", "--out", "l.txt"],
+        "sample-out-exists": _existing("l.txt", lambda: ["seqpar", "sample", "3", "--out", "l.txt"]),
     },
     "diversa": {
         "unknown-command": lambda: ["frobnicate"],

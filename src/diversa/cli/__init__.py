@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "seqpar")
 
 #: One example per subcommand, shown at the end of its ``--help``.
 EXAMPLES = {
@@ -39,6 +39,7 @@ EXAMPLES = {
     "select": "diversa select data.jsonl --budget 10% --method kmq --quality-field q --out selected.jsonl",
     "resample": "diversa resample data.csv --target label --method smote --out balanced.csv",
     "merge": "diversa merge merge.yaml merged/ --max-shard-size 2GB",
+    "seqpar": "diversa seqpar plan lengths.txt --gpus 64 --memory 80GB --json plan.json",
 }
 
 #: Exit status of an unexpected exception (a bug in diversa), as sysexits' EX_SOFTWARE.
