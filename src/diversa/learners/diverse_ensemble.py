@@ -24,20 +24,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from diversa._params import check_hidden
 
 __all__ = ["DiverseEnsembleClassifier"]
 
 
-def _check_hidden(hidden) -> tuple[int, ...]:
-    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-        hidden = (hidden,)
-    try:
-        widths = tuple(hidden)
-    except TypeError:
-        raise TypeError(f"hidden must be an int or a sequence of ints, got {hidden!r}.") from None
-    if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in widths):
-        raise ValueError(f"hidden must hold positive ints, got {hidden!r}.")
-    return widths
 
 
 class DiverseEnsembleClassifier(ClassifierMixin, BaseEstimator):
@@ -96,7 +87,7 @@ class DiverseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0 or (name == "lr" and v == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} float, got {v!r}.")
-        return _check_hidden(self.hidden)
+        return check_hidden(self.hidden)
 
     def fit(self, X, y):
         """Train the ensemble on ``X (n, d)`` and class labels ``y (n,)``."""

@@ -43,8 +43,9 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from diversa._params import torch_seed
 from diversa.datasets.longtail import augment_strong, augment_view, augment_weak
 from diversa.nn.aggregation import PredictionStabilityAggregator
 from diversa.nn.losses.longtail import DiversityLoss, MDCSLoss, SkillDiverseExpertLoss, prior_adjusted_cross_entropy
@@ -58,11 +59,6 @@ AUGMENTS = ("noise", "digits", "none")
 VIEWS = ("weak", "test", "strong")
 
 
-def _seed(random_state) -> int:
-    """An int seeds torch as it is; None or a RandomState draws one (scikit-learn's convention)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(2**31 - 1))
 
 
 def _noise_views(scale: torch.Tensor):
@@ -223,7 +219,7 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
         self.feature_scale_ = X.std(axis=0)
         objective = self._objective(self.class_counts_)
         augment = self._augmenter(X)
-        generator = torch.Generator().manual_seed(_seed(self.random_state))
+        generator = torch.Generator().manual_seed(torch_seed(self.random_state))
         model = MultiExpertMLP(X.shape[1], len(self.classes_), self.n_experts, self.trunk, self.branch,
                                scale=self.scale, generator=generator)
         opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, nesterov=self.momentum > 0,
@@ -285,7 +281,7 @@ class LongTailExpertsClassifier(ClassifierMixin, BaseEstimator):
         augment = self._augmenter(X)
         aggregator = clone(self.aggregator) if self.aggregator is not None else PredictionStabilityAggregator()
         if aggregator.random_state is None and self.random_state is not None:
-            aggregator.set_params(random_state=_seed(self.random_state))
+            aggregator.set_params(random_state=torch_seed(self.random_state))
         aggregator.fit(lambda x: self.model_(x.double()), X, lambda x, g: augment(x, g, "test"))
         self.aggregator_, self.aggregation_weights_ = aggregator, aggregator.weights_.copy()
         return self

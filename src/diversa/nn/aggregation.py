@@ -31,7 +31,6 @@ they lay within 0.25 and never lost against averaging.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -39,6 +38,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
+from diversa._params import check_int, check_real, torch_seed
 
 __all__ = ["PredictionStabilityAggregator", "prediction_stability"]
 
@@ -49,29 +49,10 @@ def prediction_stability(logits_a: Tensor, logits_b: Tensor) -> Tensor:
                                                  dim=-1, eps=1e-6)
 
 
-def _check_real(value, name: str, low: float, strict: bool) -> float:
-    bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-    if bad or value < low or (strict and value == low):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}, got {value!r}.")
-    return float(value)
 
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-    return int(value)
 
 
-def _seed(random_state) -> int:
-    if random_state is None:
-        return int(np.random.default_rng().integers(2**31 - 1))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**31 - 1))
-    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}.")
 
 
 class PredictionStabilityAggregator(BaseEstimator):
@@ -127,16 +108,16 @@ class PredictionStabilityAggregator(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        _check_real(self.lr, "lr", 0.0, strict=True)
-        _check_real(self.momentum, "momentum", 0.0, strict=False)
-        _check_real(self.weight_decay, "weight_decay", 0.0, strict=False)
-        _check_int(self.epochs, "epochs", 0)
-        _check_int(self.min_steps, "min_steps", 0)
-        _check_int(self.batch_size, "batch_size", 1)
-        _check_int(self.min_samples, "min_samples", 2)
+        check_real(self.lr, "lr", 0.0, strict=True)
+        check_real(self.momentum, "momentum", 0.0)
+        check_real(self.weight_decay, "weight_decay", 0.0)
+        check_int(self.epochs, "epochs", 0)
+        check_int(self.min_steps, "min_steps", 0)
+        check_int(self.batch_size, "batch_size", 1)
+        check_int(self.min_samples, "min_samples", 2)
         if self.n_views is not None:
-            _check_int(self.n_views, "n_views", 2)
-        if _check_real(self.stop_below, "stop_below", 0.0, strict=False) >= 1:
+            check_int(self.n_views, "n_views", 2)
+        if check_real(self.stop_below, "stop_below", 0.0) >= 1:
             raise ValueError(f"stop_below must lie in [0, 1), got {self.stop_below!r}.")
 
     def fit(self, expert_fn: Callable[[Tensor], Tensor], X_unlabeled, augment: Callable[[Tensor, torch.Generator],
@@ -160,7 +141,7 @@ class PredictionStabilityAggregator(BaseEstimator):
         if n < self.min_samples:
             raise ValueError(f"X_unlabeled has {n} samples; test-time aggregation needs at least min_samples="
                              f"{self.min_samples} (fewer make the weights mostly noise).")
-        generator = torch.Generator().manual_seed(_seed(self.random_state))
+        generator = torch.Generator().manual_seed(torch_seed(self.random_state))
         with torch.no_grad():
             E = self._expert_logits(expert_fn, X[:1]).shape[0]
             cache = None if self.n_views is None else self._cached_views(expert_fn, X, augment, generator)

@@ -29,14 +29,14 @@ Randomness: the initialisation and batch order come from a local ``torch.Generat
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from diversa._params import check_hidden, check_int, check_real, check_sample_weight, torch_seed
 from diversa.learners.fair.encoding import ProtectedAttributeEncoder, as_attribute_frame
 
 __all__ = ["FairClassifier", "FairRegressor"]
@@ -44,36 +44,12 @@ __all__ = ["FairClassifier", "FairRegressor"]
 PENALTIES = ("ccdcov", "jdcov", "sum", "dcov")
 
 
-def _check_hidden(hidden) -> tuple[int, ...]:
-    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-        hidden = (hidden,)
-    try:
-        widths = tuple(hidden)
-    except TypeError:
-        raise TypeError(f"hidden must be an int or a sequence of ints, got {hidden!r}.") from None
-    if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in widths):
-        raise ValueError(f"hidden must hold positive ints, got {hidden!r}.")
-    return widths
 
 
-def _check_real(value, name: str, low: float, low_inclusive: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) \
-        and (value >= low if low_inclusive else value > low)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>=' if low_inclusive else '>'} {low}, got {value!r}.")
-    return float(value)
 
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-    return int(value)
 
 
-def _seed(random_state) -> int:
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(2**31 - 1))
 
 
 def _batches(n: int, batch_size: int, penalised: bool, generator):
@@ -105,13 +81,13 @@ class _FairMLP(BaseEstimator):
     def _check_params(self) -> tuple[int, ...]:
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}.")
-        _check_real(self.lam, "lam", 0.0, True)
-        _check_real(self.c, "c", 0.0, False)
-        _check_real(self.lr, "lr", 0.0, False)
-        _check_real(self.weight_decay, "weight_decay", 0.0, True)
-        _check_int(self.epochs, "epochs", 0)
-        _check_int(self.batch_size, "batch_size", 1)
-        return _check_hidden(self.hidden)
+        check_real(self.lam, "lam", 0.0)
+        check_real(self.c, "c", 0.0, strict=True)
+        check_real(self.lr, "lr", 0.0, strict=True)
+        check_real(self.weight_decay, "weight_decay", 0.0)
+        check_int(self.epochs, "epochs", 0)
+        check_int(self.batch_size, "batch_size", 1)
+        return check_hidden(self.hidden)
 
     def _encode_sensitive(self, sensitive_features, n: int):
         """Encoded attribute blocks as float64 tensors, or None when there is nothing to penalise."""
@@ -144,7 +120,7 @@ class _FairMLP(BaseEstimator):
         from diversa.nn.losses.distance_covariance import DistanceCovariancePenalty
 
         hidden = self._check_params()
-        generator = torch.Generator().manual_seed(_seed(self.random_state))
+        generator = torch.Generator().manual_seed(torch_seed(self.random_state))
         self.x_mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
         self.x_scale_ = np.where(scale > 0, scale, 1.0)
@@ -284,7 +260,7 @@ class FairClassifier(ClassifierMixin, _FairMLP):
         if len(encoder.classes_) < 2:
             raise ValueError("y must contain at least two classes; got one class.")
         self.classes_ = encoder.classes_
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         attrs = self._encode_sensitive(sensitive_features, X.shape[0])
         codes = encoder.transform(y)
         binary = len(self.classes_) == 2
@@ -347,7 +323,7 @@ class FairRegressor(RegressorMixin, _FairMLP):
 
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         attrs = self._encode_sensitive(sensitive_features, X.shape[0])
         self.y_mean_ = float(y.mean())
         scale = float(y.std())
