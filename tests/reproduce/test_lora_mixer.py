@@ -56,6 +56,7 @@ def test_hard_routing_trains_only_each_examples_expert():
         assert touched == [False, True, False, False]
 
 
+@pytest.mark.slow  # 40-80 s: trains 8 shortened units; runs in `make test-all`
 def test_a_broken_mixer_is_contradicted_by_the_verdict_rule(monkeypatch):
     # units share the short base (built once) but draw their own fine-tuning, routing and test data
     monkeypatch.setattr(lora_mixer, "base_dense", lambda seed: moe_lm.base_dense(0, steps=SHORT_BASE_STEPS))

@@ -37,6 +37,7 @@ def test_trial_measures_every_check_and_counts_compute(one_thread, no_cache):
     assert counts["cand"] == TINY.steps * b and counts["corr"] > 0
 
 
+@pytest.mark.slow  # 40-80 s: trains 8 shortened units; runs in `make test-all`
 def test_a_pruner_that_never_trains_the_answer_is_contradicted(one_thread, no_cache, monkeypatch):
     # keep one token per sample (the lowest-PPL one: a format token), so the subtopic name is never trained
     real = qtuning.make_pruner

@@ -77,6 +77,7 @@ class BrokenSMoRA(SMoRALinear):
         return -20 * self.alpha / self.k
 
 
+@pytest.mark.slow  # 40-80 s: trains 8 shortened units; runs in `make test-all`
 def test_a_broken_smora_is_contradicted_by_the_verdict_rule(monkeypatch):
     # units share the short base (seed 0) but train and test on their own streams, to keep the test fast
     monkeypatch.setattr(smora, "base_dense", lambda seed: moe_lm.base_dense(0, steps=BASE_STEPS))
