@@ -11,7 +11,8 @@ and their "biscan" mixer.
 The scan, per channel ``e`` and state ``n``:
 ``h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t``, ``y_t = C_t . h_t + D u_t``, with ``A = -exp(A_log) < 0``.
 :func:`selective_scan` computes it either with a loop over time (``"sequential"``, the
-reference) or in one shot (``"parallel"``) in the segment-sum form
+reference and the default: the faster one at these sizes) or in one shot (``"parallel"``) in the
+segment-sum form
 ``h_t = sum_{s<=t} exp(A (cum_t - cum_s)) dt_s B_s u_s``, ``cum_t = dt_1 + ... + dt_t``.
 In the parallel form the finite exponent ``A (cum_t - cum_s)`` is formed first and only then are
 the entries with ``s > t`` filled with ``-inf`` before ``exp``: masking after the ``exp`` (where
@@ -76,16 +77,54 @@ class _LinearRecurrence(torch.autograd.Function):
         return grad_a, lam
 
 
+class _CausalDepthwiseConv(torch.autograd.Function):
+    """``y_t = b + sum_j w[..., j] * u_{t - (k - 1 - j)}`` along axis -2 of ``u (G, B, L, E)``, zeros before the start.
+
+    ``w (G, E, k)``, ``b (G, E)``: one depthwise causal convolution per group ``G`` (direction),
+    ``nn.Conv1d(padding=k - 1)`` cut to the first ``L`` outputs. Written with in-place updates
+    of shifted views and a hand-written backward: on tensors this small autograd's slicing
+    and ``Conv1d``'s backward cost several times the arithmetic.
+    """
+
+    @staticmethod
+    def forward(ctx, u: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        u = u.contiguous()
+        L, k = u.shape[-2], w.shape[-1]
+        y = b[:, None, None].expand_as(u).clone()
+        for j in range(k):
+            s = k - 1 - j                                              # how far back tap j looks
+            if s < L:
+                y[..., s:, :].addcmul_(u[..., :L - s, :], w[:, None, None, :, j])
+        ctx.save_for_backward(u, w)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        u, w = ctx.saved_tensors
+        L, k = u.shape[-2], w.shape[-1]
+        grad_u, grad_w = torch.zeros_like(u), torch.zeros_like(w)
+        for j in range(k):
+            s = k - 1 - j
+            if s < L:
+                g = grad[..., s:, :]
+                grad_u[..., :L - s, :].addcmul_(g, w[:, None, None, :, j])
+                grad_w[..., j] = (g * u[..., :L - s, :]).sum((1, 2))
+        return grad_u, grad_w, grad.sum((1, 2))
+
+
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-                   method: str = "parallel") -> Tensor:
+                   method: str = "sequential") -> Tensor:
     """The selective SSM recurrence over the time axis, from a zero state.
 
     Shapes (``...`` = any leading batch dims, broadcast between arguments): ``u (..., L, E)``
     inputs, ``delta (..., L, E)`` positive step sizes, ``A (..., E, N)`` negative decay rates,
     ``B (..., L, N)`` and ``C (..., L, N)`` input and output projections, ``D (..., E)`` skip
-    weights (or None). Returns ``y (..., L, E)``. ``method``: ``"parallel"`` (segment-sum form,
-    ``O(L^2)`` memory, few operations) or ``"sequential"`` (a loop over ``L``); they agree to float
-    rounding in values and gradients.
+    weights (or None). Returns ``y (..., L, E)``. ``method``: ``"sequential"`` (a loop over ``L``
+    with a hand-written backward; the default) or ``"parallel"`` (the segment-sum form: few
+    operations but ``O(L^2)`` time and memory); they agree to float rounding in values and
+    gradients. On one CPU thread, for the tiny Vision Mamba of the reproduction (L = 17, batch 64),
+    a training step with the sequential form took about a third of the time of the parallel one.
     """
     if method not in SCANS:
         raise ValueError(f"method must be one of {SCANS}, got {method!r}.")
@@ -131,12 +170,13 @@ class BiSelectiveSSM(nn.Module):
     The two directions' parameters are stored stacked (leading axis 2: forward, backward) so
     both scans run as one batched computation; they are independent parameters all the same.
     Initialisation as in Mamba: ``A_log[e, n] = log(n + 1)``, ``D = 1``, the ``dt_proj`` bias the
-    inverse softplus of ``dt ~ logUniform[dt_min, dt_max]``. ``scan`` chooses the scan form.
+    inverse softplus of ``dt ~ logUniform[dt_min, dt_max]``; ``dt_rank`` defaults to
+    ``ceil(d_model / 16)``. ``scan`` chooses the form of :func:`selective_scan`.
     """
 
     def __init__(self, d_model: int, d_state: int = 1, d_conv: int = 3, expand: int = 2,
                  dt_rank: int | None = None, dt_min: float = 1e-3, dt_max: float = 1e-1,
-                 scan: str = "parallel"):
+                 scan: str = "sequential"):
         super().__init__()
         d_model = _check_int(d_model, "d_model")
         self.d_state = _check_int(d_state, "d_state")
@@ -171,17 +211,11 @@ class BiSelectiveSSM(nn.Module):
         E, R, N = self.d_inner, self.dt_rank, self.d_state
         u, z = self.in_proj(x).chunk(2, dim=-1)                          # (B, L, E) each
         u2 = torch.stack([u, u.flip(1)])                                 # (2, B, L, E): forward, reversed
-        # causal depthwise conv as a sum of shifted copies of the left-padded sequence (on tensors this
-        # small about twice as fast as Conv1d or unfold, forward and backward)
-        padded = F.pad(u2, (0, 0, self.d_conv - 1, 0))                   # (2, B, L + d_conv - 1, E)
-        w = self.conv_weight[:, None, None]                              # (2, 1, 1, E, d_conv)
-        conv = self.conv_bias[:, None, None].expand_as(u2)
-        for j in range(self.d_conv):
-            conv = torch.addcmul(conv, padded[:, :, j:j + L], w[..., j])
-        u2 = F.silu(conv)
-        proj = torch.matmul(u2, self.x_proj.unsqueeze(1))                # (2, B, L, R + 2N)
+        u2 = F.silu(_CausalDepthwiseConv.apply(u2, self.conv_weight, self.conv_bias))
+        proj = torch.bmm(u2.reshape(2, Bsz * L, E), self.x_proj)          # (2, B*L, R + 2N)
         dt_raw, Bt, Ct = proj.split([R, N, N], dim=-1)
-        delta = F.softplus(torch.matmul(dt_raw, self.dt_proj.unsqueeze(1)) + self.dt_bias[:, None, None])
+        delta = F.softplus(torch.baddbmm(self.dt_bias.unsqueeze(1), dt_raw, self.dt_proj)).view(2, Bsz, L, E)
+        Bt, Ct = Bt.reshape(2, Bsz, L, N), Ct.reshape(2, Bsz, L, N)
         A = -torch.exp(self.A_log).unsqueeze(1)                          # (2, 1, E, N)
         y = selective_scan(u2, delta, A, Bt, Ct, self.D.unsqueeze(1), method=self.scan)   # (2, B, L, E)
         y = (y[0] + y[1].flip(1)) / 2
@@ -214,9 +248,13 @@ class TinyVisionMamba(nn.Module):
     :class:`MixerBlock` s of :class:`BiSelectiveSSM` run through a
     :class:`~diversa.nn.regularizers.LayerwiseShuffle` (``shuffle_rate`` = ``P_L``,
     ``shuffle_schedule``), drop path with rates ``drop_path_rates(depth, drop_path_rate)``, a
-    final LayerNorm and a linear head on the class token. Every token is shuffled, the class token
-    included, as in the official code. ``generator`` drives the shuffles and the drop path (not
-    the initialisation, which uses torch's global generator like any ``nn.Module``).
+    final LayerNorm and a linear head on the class token. ``cls_position``: ``"start"`` (the
+    official ShuffleMamba code) or ``"middle"`` (after ``n_patches // 2`` patches, Vision Mamba's
+    default; it learns markedly faster on short schedules, as both scan directions reach it
+    within half the sequence). Every token is shuffled, the class token included, as in the
+    official code. ``dt_min``, ``dt_max`` and ``scan`` go to every :class:`BiSelectiveSSM`.
+    ``generator`` drives the shuffles and the drop path (not the initialisation, which uses
+    torch's global generator like any ``nn.Module``).
 
     >>> import torch
     >>> _ = torch.manual_seed(0)
@@ -228,7 +266,7 @@ class TinyVisionMamba(nn.Module):
     def __init__(self, img_size: int = 8, patch_size: int = 2, in_chans: int = 1, embed_dim: int = 24,
                  depth: int = 8, d_state: int = 1, d_conv: int = 3, expand: int = 2, num_classes: int = 10,
                  shuffle_rate: float = 0.0, shuffle_schedule: str = "linear", drop_path_rate: float = 0.0,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1, cls_position: str = "start", scan: str = "parallel",
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, cls_position: str = "start", scan: str = "sequential",
                  generator: torch.Generator | None = None):
         super().__init__()
         img_size, patch_size = _check_int(img_size, "img_size"), _check_int(patch_size, "patch_size")
