@@ -335,3 +335,13 @@ def test_drop_path_identity_cases_use_no_randomness():
     assert torch.equal(drop_path(x, 1.0, training=True), torch.zeros_like(x))
     with pytest.raises(ValueError, match="p must"):
         DropPath(1.5)
+
+
+def test_named_tuple_outputs_keep_their_type():
+    from collections import namedtuple
+
+    Out = namedtuple("Out", "hidden residual")
+    x = torch.randn(2, 6, 3)
+    torch.manual_seed(0)
+    out = shuffle_forward(lambda a: Out(a * 2, a), x, prob=1.0, training=True)
+    assert isinstance(out, Out) and torch.equal(out.hidden, 2 * x) and torch.equal(out.residual, x)

@@ -183,7 +183,8 @@ def _shuffle_forward(layer, x, companions, prob, training, generator, per_sample
     out = layer(_permute(x, perm), *(_permute(c, perm) for c in companions), **layer_kwargs)
     _check_output(out, B, L)
     if isinstance(out, (tuple, list)):
-        return type(out)(_permute(y, inverse) for y in out), True
+        restored = [_permute(y, inverse) for y in out]
+        return (type(out)(*restored) if hasattr(out, "_fields") else type(out)(restored)), True   # namedtuples too
     return _permute(out, inverse), True
 
 
