@@ -108,7 +108,8 @@ def test_last_components_are_logged(batch):
     parts = loss_fn.last_components
     assert {"loss", "ce", "dist_term", "cycle_term", "bias_ce", "dist_q", "dist_a", "dist_v", "kl_q||a"} <= set(parts)
     assert parts["loss"] == pytest.approx(float(loss.detach()))
-    assert parts["ce"] + 0.01 * parts["dist_term"] + 0.333 * parts["cycle_term"] == pytest.approx(float(loss.detach()), rel=1e-5)
+    total = parts["ce"] + 0.01 * parts["dist_term"] + 0.333 * parts["cycle_term"]
+    assert total == pytest.approx(float(loss.detach()), rel=1e-5)
 
 
 def test_bias_cross_entropy_variant_adds_the_bias_learners_ce(batch):

@@ -1,4 +1,4 @@
-"""mccd: the prior-exploitation regime holds on a short testbed; with the arms made identical the headline measures nothing."""
+"""mccd: the prior-exploitation regime holds on a short testbed; with identical arms the headline measures nothing."""
 
 import numpy as np
 import pytest
