@@ -110,7 +110,7 @@ class DebiasedAVQAClassifier(ClassifierMixin, BaseEstimator):
         return MCCDLoss(**kwargs)
 
     def fit(self, X, y=None):
-        """Train on ``X`` (an :class:`~diversa.datasets.avqa.AVQADataset`); labels ``X.y`` unless ``y (n,)`` is given."""
+        """Train on ``X`` (an :class:`~diversa.datasets.avqa.AVQADataset`), labels ``X.y`` or ``y (n,)``."""
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
         epochs = check_int(self.epochs, "epochs", 0)
