@@ -9,11 +9,14 @@ gerrymandering); :mod:`diversa.datasets.crossitem`
 generates the CrossItem-Lite benchmark's items and questions; :func:`make_ctr` draws
 click-through-rate logs with Zipf ids and latent pairwise interactions;
 :func:`make_longtail_digits` builds long-tailed digit training sets with forward, uniform and
-backward test distributions (:mod:`diversa.datasets.longtail`, also its batched augmentations). Nothing here
+backward test distributions (:mod:`diversa.datasets.longtail`, also its batched augmentations);
+:func:`make_biased_avqa` draws audio-visual questions with a planted answer prior and :func:`rephrase` asks
+them in held-out wordings (:mod:`diversa.datasets.avqa`, MUSIC-AVQA-R in miniature). Nothing here
 trains a model.
 """
 
 from diversa.datasets.algotasks import AlgoBatch, AlgoTasks, make_test_set, make_validation_set, overlap_fraction
+from diversa.datasets.avqa import AVQADataset, make_biased_avqa, rephrase
 from diversa.datasets.bundled import BUNDLED_NAMES, load_bundled
 from diversa.datasets.candidate_pools import CandidatePool, make_candidate_pools, simulate_verifiers
 from diversa.datasets.ctr import CTRData, make_ctr
@@ -31,4 +34,4 @@ __all__ = ["BUNDLED_NAMES", "load_bundled", "imbalanced_class_counts", "make_imb
            "AlgoBatch", "AlgoTasks", "make_test_set", "make_validation_set", "overlap_fraction",
            "CandidatePool", "make_candidate_pools", "simulate_verifiers", "CTRData", "make_ctr",
            "LongTailData", "make_longtail_digits", "make_test_distribution",
-           "GerrymanderedData", "make_gerrymandered"]
+           "GerrymanderedData", "make_gerrymandered", "AVQADataset", "make_biased_avqa", "rephrase"]

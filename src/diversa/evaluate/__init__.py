@@ -5,7 +5,8 @@ CV; gathered in :mod:`diversa.evaluate.resampling`), significance tests and
 multiple-comparison corrections (:mod:`diversa.evaluate.significance`),
 paired comparisons over seeds or items (:mod:`diversa.evaluate.paired`,
 :mod:`diversa.evaluate.compare`), ROC utilities (:mod:`diversa.evaluate.roc`), many/medium/few-shot accuracy of
-long-tailed classifiers (:mod:`diversa.evaluate.shot_accuracy`),
+long-tailed classifiers (:mod:`diversa.evaluate.shot_accuracy`), head/tail accuracy within answer
+groups (:mod:`diversa.evaluate.headtail`, MUSIC-AVQA-R's split),
 novel class discovery scores and tuning on hidden classes (:mod:`diversa.evaluate.ncd`),
 tournaments across benchmarks, audits and benchmark harnesses, and fairness audits
 across intersectional groups (:mod:`diversa.evaluate.fairness`). Every test
@@ -21,6 +22,7 @@ from diversa.evaluate.fairness import (
     intersectional_groups,
     uf_ratio,
 )
+from diversa.evaluate.headtail import HeadTailAccuracy, head_tail_accuracy, head_tail_split
 from diversa.evaluate.ncd import (
     clustering_accuracy,
     estimate_k_silhouette,
@@ -50,6 +52,6 @@ __all__ = [
     "demographic_parity_difference", "equalized_odds_difference", "generalized_jsd", "hull_membership",
     "intersectional_groups", "uf_ratio",
     "minimum_detectable_effect", "read_outcomes", "roc_convex_hull", "roc_point", "sign_flip_test", "t_mean_ci",
-    "ShotAccuracy", "shot_accuracy",
+    "ShotAccuracy", "shot_accuracy", "HeadTailAccuracy", "head_tail_accuracy", "head_tail_split",
     "wilcoxon_signed_rank", *_resampling_names, *_significance_names,
 ]

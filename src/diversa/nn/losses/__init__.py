@@ -19,6 +19,11 @@
   penalties on several mixed-type protected attributes (Lee et al., "Machine Learning with
   Multitype Protected Attributes: Intersectional Fairness through Regularisation",
   arXiv:2509.08163).
+* :class:`MCCDLoss` / :func:`mccd_loss_terms`, :func:`fusion_distances`, :func:`cycle_kl` — multifaceted
+  cycle collaborative debiasing for audio-visual question answering: the fused logits pushed away from
+  uni-modal bias learners' logits (inverse distance) and a cycle of KL divergences among the bias
+  learners (Ma et al., "Look, Listen, and Answer: Overcoming Biases for Audio-Visual Question
+  Answering", arXiv:2404.12020).
 """
 
 from diversa.nn.losses.dice import DiceLoss, dice_loss, soft_f1
@@ -48,10 +53,12 @@ from diversa.nn.losses.longtail import (
     posthoc_logit_adjustment,
     prior_adjusted_cross_entropy,
 )
+from diversa.nn.losses.mccd import MCCDLoss, MCCDTerms, cycle_kl, fusion_distances, mccd_loss_terms
 from diversa.nn.losses.tversky import TverskyLoss, tversky_loss
 
 __all__ = ["DiceLoss", "DistanceCovariancePenalty", "DiversityRegularizedEnsembleLoss", "EnsembleLossTerms",
            "TverskyLoss", "ccdcov2", "dcor2", "dcov2", "dice_loss", "distance_matrix", "diversity_regularized_loss",
            "dpo_loss", "ensemble_loss_terms", "jdcov2", "marginal_dcov2_sum", "soft_f1", "tversky_loss", "u_centered",
            "DiversityLoss", "MDCSLoss", "SkillDiverseExpertLoss", "consistency_self_distillation", "inverse_prior",
-           "posthoc_logit_adjustment", "prior_adjusted_cross_entropy"]
+           "posthoc_logit_adjustment", "prior_adjusted_cross_entropy",
+           "MCCDLoss", "MCCDTerms", "cycle_kl", "fusion_distances", "mccd_loss_terms"]
