@@ -58,7 +58,8 @@ def train_mask_network(model: nn.Module, inputs: Tensor, targets: Tensor, *, los
         raise ValueError(f"inputs and targets must be matching (N, context, F) tensors with N >= 1, "
                          f"got {tuple(inputs.shape)} and {tuple(targets.shape)}.")
     mask_loss(inputs[:1], targets[:1], loss)   # the loss name is checked before any step
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    # foreach: one fused update over all tensors, the same numbers as the per-tensor loop but faster on CPU
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     history = {"loss": [], "val_loss": [], "best_epoch": None}
     best, best_state = float("inf"), None
     for epoch in range(epochs):
