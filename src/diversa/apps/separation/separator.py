@@ -38,7 +38,8 @@ from diversa.apps.separation.patches import INPUT_TRANSFORMS, centre_frames, com
 from diversa.apps.separation.stft import STFT
 from diversa.apps.separation.train import train_mask_network
 
-__all__ = ["TARGETS", "SingingVoiceSeparator", "load_separator", "save_separator"]
+__all__ = ["TARGETS", "SingingVoiceSeparator", "is_separator_payload", "load_separator", "save_separator",
+           "separate_with_mask", "separator_from_payload", "separator_payload"]
 
 #: ``"ibm"``: ideal binary mask + sigmoid cross-entropy (the paper); ``"irm"``: ideal ratio mask + MSE.
 TARGETS = ("ibm", "irm")
@@ -253,43 +254,35 @@ def separate_with_mask(stft: STFT, mixture, voice_prob, tau: float = 0.0) -> tup
 
 # -- files ----------------------------------------------------------------------------------------------
 
-def save_separator(separator: SingingVoiceSeparator, path) -> None:
-    """Write a fitted separator to ``path`` (a torch file readable with ``weights_only=True``),
-    atomically: a failed write leaves no partial file."""
-    import io
-
-    from diversa.datasets.files import atomic_write_bytes
-
+def separator_payload(separator: SingingVoiceSeparator) -> dict:
+    """A fitted separator as plain data (settings, weights, loss curve), loadable by
+    ``torch.load(weights_only=True)`` and by :func:`separator_from_payload`."""
     check_is_fitted(separator, "model_")
     params = separator.get_params()
     if not (params["random_state"] is None or isinstance(params["random_state"], numbers.Integral)):
         params["random_state"] = None
-    payload = {"format": _FORMAT, "params": params,
-               "state_dict": {k: v.clone() for k, v in separator.model_.state_dict().items()},
-               "loss_curve": [float(v) for v in separator.loss_curve_]}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    return {"format": _FORMAT, "params": params,
+            "state_dict": {k: v.clone() for k, v in separator.model_.state_dict().items()},
+            "loss_curve": [float(v) for v in separator.loss_curve_]}
 
 
-def load_separator(path) -> SingingVoiceSeparator:
-    """A separator written by :func:`save_separator`; ValueError for any other file."""
-    import pickle
+def is_separator_payload(payload) -> bool:
+    """True for a dict written by :func:`separator_payload`."""
+    return isinstance(payload, dict) and payload.get("format") == _FORMAT
 
+
+def separator_from_payload(payload, where: str = "model") -> SingingVoiceSeparator:
+    """The fitted separator a :func:`separator_payload` dict describes; ValueError otherwise."""
+    if not is_separator_payload(payload):
+        raise ValueError(f"{where} is not a separator model written by diversa.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, AttributeError, KeyError) as exc:
-        raise ValueError(f"{str(path)!r} is not a separator model file ({type(exc).__name__}).") from None
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ValueError(f"{str(path)!r} is not a separator model file written by diversa.")
-    separator = SingingVoiceSeparator(**payload["params"])
-    separator._check_params()
-    stft = STFT(separator.win_length, separator.n_fft, separator.hop)
-    model = separator._network(stft.n_bins)
-    try:
+        separator = SingingVoiceSeparator(**payload["params"])
+        separator._check_params()
+        stft = STFT(separator.win_length, separator.n_fft, separator.hop)
+        model = separator._network(stft.n_bins)
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError:
-        raise ValueError(f"{str(path)!r}: the weights do not fit the network its settings describe.") from None
+    except (TypeError, ValueError, KeyError, RuntimeError):
+        raise ValueError(f"{where}: its weights or settings do not describe a separator network.") from None
     for p in model.parameters():
         p.requires_grad_(False)
     separator.model_, separator.stft_ = model.eval(), stft
@@ -297,3 +290,30 @@ def load_separator(path) -> SingingVoiceSeparator:
     separator.ae_loss_curve_, separator.val_loss_curve_, separator.best_epoch_ = [], [], None
     separator.n_patches_ = 0
     return separator
+
+
+def save_separator(separator: SingingVoiceSeparator, path) -> None:
+    """Write a fitted separator to ``path`` (a torch file readable with ``weights_only=True``),
+    atomically: a failed write leaves no partial file."""
+    import io
+
+    from diversa.datasets.files import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.save(separator_payload(separator), buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_separator(path, *, argument: str = "model") -> SingingVoiceSeparator:
+    """A separator written by :func:`save_separator`; ValueError (naming ``argument``) for any other file."""
+    import io
+
+    from diversa.datasets.files import describe, read_bytes
+
+    where = describe(path, argument)
+    data = read_bytes(path, argument=argument)
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:   # noqa: BLE001 - any unreadable bytes are the same mistake: not our model file
+        raise ValueError(f"{where} is not a separator model file written by diversa.") from None
+    return separator_from_payload(payload, where)
