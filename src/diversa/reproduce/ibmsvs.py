@@ -160,7 +160,9 @@ def run_trial(seed: int, quick: bool) -> TrialResult:
         ibm_true, irm_true = ideal_binary_mask(v_mag, a_mag), ideal_ratio_mask(v_mag, a_mag)
         p_ibm, p_irm = models["ibm"].predict_mask(mix), models["irm"].predict_mask(mix)
         p_prior = np.broadcast_to(prior[:, None], spec.shape)
-        masks = {"ibm": (p_ibm, TAU), "ibm_tau0": (p_ibm, 0.0), "irm": (p_irm, 0.0), "irm_tau035": (p_irm, TAU),
+        tau = {t: m._resolved_threshold(None) for t, m in models.items()}   # TAU for IBM, 0 for IRM
+        masks = {"ibm": (p_ibm, tau["ibm"]), "ibm_tau0": (p_ibm, 0.0), "irm": (p_irm, tau["irm"]),
+                 "irm_tau035": (p_irm, TAU),
                  "prior": (p_prior, 0.0), "oracle_ibm": (ibm_true, 0.0), "oracle_irm": (irm_true, 0.0)}
         estimates = {}
         for arm, (prob, tau) in masks.items():
