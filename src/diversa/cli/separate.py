@@ -249,8 +249,8 @@ def run_separate(args) -> int:
     work = mixture if fs == model_fs else resample(mixture, fs, model_fs)
     min_len = separator.win_length if separator is not None else NETWORK["win_length"]
     if work.size < min_len:
-        raise ValueError(f"{describe(args.song, 'SONG')} is too short: {mixture.size} samples at {fs} Hz; the separator needs at least "
-                         f"{min_len} samples at {model_fs} Hz.")
+        raise ValueError(f"{describe(args.song, 'SONG')} is too short: {mixture.size} samples at {fs} Hz; "
+                         f"the separator needs at least {min_len} samples at {model_fs} Hz.")
     if fs != model_fs:
         warnings.warn(f"SONG is sampled at {fs} Hz; separating at the model's {model_fs} Hz and resampling "
                       f"the stems back to {fs} Hz")

@@ -117,7 +117,8 @@ def _accompaniment(rng, n: int, fs: int) -> np.ndarray:
     for beat in np.arange(0.0, n / fs, BEAT_SECONDS):
         i0 = int(round(beat * fs))
         local = np.arange(min(n - i0, int(round(0.15 * fs)))) / fs
-        out[i0:i0 + local.size] += 0.8 * np.exp(-30 * local) * np.sin(2 * np.pi * (50 + 60 * np.exp(-40 * local)) * local)
+        sweep = 50 + 60 * np.exp(-40 * local)   # the kick's pitch falls from 110 Hz to 50 Hz
+        out[i0:i0 + local.size] += 0.8 * np.exp(-30 * local) * np.sin(2 * np.pi * sweep * local)
         j0 = int(round((beat + BEAT_SECONDS / 2) * fs))
         if j0 < n:
             local = np.arange(min(n - j0, int(round(0.12 * fs)))) / fs

@@ -26,7 +26,8 @@ def test_biases_start_at_0_1():
 
 def test_loss_is_mean_bce_with_logits_or_mse_of_sigmoid():
     logits, target = torch.randn(2, 9, 5), torch.rand(2, 9, 5)
-    assert torch.allclose(mask_loss(logits, target), torch.nn.functional.binary_cross_entropy_with_logits(logits, target))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    assert torch.allclose(mask_loss(logits, target), bce)
     assert torch.allclose(mask_loss(logits, target, "mse"), ((torch.sigmoid(logits) - target) ** 2).mean())
     with pytest.raises(ValueError, match="loss"):
         mask_loss(logits, target, "l1")

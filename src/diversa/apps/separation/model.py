@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
 from torch import Tensor, nn
 
 __all__ = ["IBMMaskCNN"]
