@@ -41,7 +41,8 @@ Checks (decided from the paper and the spec before the runs):
 * Regime: the IBM target differs measurably from the IRM target on the generated songs, mixture-
   magnitude-weighted mean |IBM - IRM| on the test clips above 0.1 (fails when the sources hardly
   overlap in time-frequency, where both targets coincide and the headline compares losses only;
-  gates the two IBM-vs-IRM claims); the oracle IBM's voice GNSDR exceeds 3 dB (fails when even
+  gates the two IBM-vs-IRM claims; the threshold was fixed before any run, after one clip of the
+  generator had been looked at: 0.082 there); the oracle IBM's voice GNSDR exceeds 3 dB (fails when even
   perfect binary masks barely separate the songs; gates every claim).
 
 Deviations, for the CPU budget (60 CPU-seconds for the 8 quick units): 8 training and 4 test clips
@@ -215,9 +216,11 @@ REPRODUCTION = Reproduction(
     claim=("Treating singing-voice separation as pixel-wise classification, a CNN trained with ideal-binary-mask "
            "targets and sigmoid cross-entropy, whose thresholded probability map masks the mixture, separates "
            "the voice well; the IBM / cross-entropy formulation is argued to beat soft-mask regression."),
-    paper_result=("iKala (50 test clips): voice GNSDR 10.70 dB (tau = 0.35), 2.27-5.96 dB above the MIREX 2016 "
-                  "first runner-up and the MIREX 2014 winner; DSD100: competitive with multi-channel, augmented, "
-                  "blended systems without Wiener filtering. No IRM / MSE ablation is reported."),
+    paper_result=("iKala (50 test clips, tau = 0.35): GNSDR 2.2702-5.9563 dB above the MIREX 2016 first runner-up "
+                  "and the MIREX 2014 winner; DSD100 full tracks: competitive with systems using multi-channel "
+                  "modelling, data augmentation and model blending, without Wiener filtering. The comparison with "
+                  "soft-mask regression tested here is against published systems, not an IRM / MSE version of the "
+                  "same network."),
     setup=(f"Synthetic songs at {FS} Hz, 2 s clips (melody with vibrato and formants over chords, kick and noise "
            f"drums); per unit {QUICK.n_train} training and {QUICK.n_test} test clips from a fresh seed; STFT Hann "
            f"{WIN}, FFT {QUICK.n_fft}, hop {HOP} (129 bins); log1p input; CNN 9 frames x 129 bins, conv 3x5 "
@@ -228,7 +231,7 @@ REPRODUCTION = Reproduction(
     checks=(
         Check("ibm-beats-irm", _VOICE, "IRM / MSE CNN", "IBM / cross-entropy CNN", "greater",
               "the IBM-trained CNN separates the voice better than the same CNN regressing the ratio mask",
-              "IBM + cross entropy; voice GNSDR 10.70 dB on iKala"),
+              "+2.27 to +5.96 dB GNSDR over MIREX 2014 / 2016 systems (iKala)"),
         Check("ibm-beats-irm-accompaniment", "accompaniment GNSDR (dB) on the test clips", "IRM / MSE CNN",
               "IBM / cross-entropy CNN", "greater",
               "the IBM-trained CNN separates the accompaniment better than the ratio-mask CNN",
