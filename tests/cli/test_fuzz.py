@@ -134,6 +134,42 @@ def _with_table(command_builder, table_name):
     return build
 
 
+def _wav(name, data=None, fs=8000):
+    import io
+
+    import numpy as np
+    import scipy.io.wavfile
+
+    if data is None:
+        data = (0.1 * np.sin(np.arange(4000) / 5)).astype(np.float32)
+    buffer = io.BytesIO()
+    scipy.io.wavfile.write(buffer, fs, data)
+    Path(name).write_bytes(buffer.getvalue())
+    return name
+
+
+def _separate(*extra, song=None):
+    def build():
+        path = song() if song else _wav("song.wav")
+        return ["separate", path, "--out", "stems", *extra]
+    return build
+
+
+def _reference(files):
+    def build():
+        os.mkdir("ref")
+        for name, n in files.items():
+            _wav(f"ref/{name}", (0.1 * np.sin(np.arange(n) / 3)).astype("float32"))
+        return ["--reference", "ref"]
+    import numpy as np
+    return build
+
+
+def _separate_ref(files):
+    ref = _reference(files)
+    return lambda: [*_separate()(), *ref()]
+
+
 def _existing(filename, builder):
     def build():
         argv = builder()
@@ -362,6 +398,36 @@ CATALOGUE = {
         "no-action": lambda: ["seqpar"],
         "sample-zero": lambda: ["seqpar", "sample", "0", "--out", "l.txt"],
         "sample-out-exists": _existing("l.txt", lambda: ["seqpar", "sample", "3", "--out", "l.txt"]),
+    },
+    "separate": {
+        "missing": lambda: ["separate", "missing.wav", "--out", "stems"],
+        "folder": lambda: ["separate", "sub", "--out", "stems"],
+        "empty": _separate(song=lambda: (Path("e.wav").write_bytes(b""), "e.wav")[1]),
+        "not-wav": _separate(song=lambda: (Path("t.wav").write_text("id,a\n1,2\n"), "t.wav")[1]),
+        "truncated": _separate(song=lambda: (_wav("full.wav"), Path("cut.wav").write_bytes(
+            Path("full.wav").read_bytes()[:1000]), "cut.wav")[2]),
+        "no-samples": _separate(song=lambda: _wav("z.wav", __import__("numpy").zeros(0, "int16"))),
+        "nan-samples": _separate(song=lambda: _wav("n.wav", __import__("numpy").full(400, float("nan"), "float32"))),
+        "too-short": _separate(song=lambda: _wav("s.wav", __import__("numpy").zeros(100, "float32"))),
+        "no-mode": lambda: ["separate", "--out", "stems"],
+        "two-modes": _separate("--train"),
+        "no-out": lambda: ["separate", _wav("song.wav")],
+        "out-is-file": lambda: (Path("stems").write_text("x"), _separate()())[1],
+        "out-exists": lambda: (os.mkdir("stems"), Path("stems/vocals.wav").write_text("keep"), _separate()())[2],
+        "bad-threshold": _separate("--threshold", "1.5"),
+        "model-missing": _separate("--model", "nope.pt"),
+        "model-junk": lambda: (Path("m.pt").write_bytes(b"junk"), _separate("--model", "m.pt")())[1],
+        "model-is-song": _separate("--model", "song.wav"),
+        "reference-missing": _separate("--reference", "nowhere"),
+        "reference-without-stems": _separate("--reference", "sub"),
+        "reference-wrong-length": _separate_ref({"vocals.wav": 4000, "accompaniment.wav": 3999}),
+        "reference-silent": lambda: (_separate_ref({"vocals.wav": 4000, "accompaniment.wav": 4000})(),
+                                     _wav("ref/vocals.wav", __import__("numpy").zeros(4000, "float32")))[0],
+        "train-zero-songs": lambda: ["separate", "--train", "--songs", "0", "--model", "m.pt"],
+        "train-model-exists": _existing("m.pt", lambda: ["separate", "--train", "--model", "m.pt"]),
+        "make-song-exists": lambda: (os.mkdir("song"), Path("song/mixture.wav").write_text("keep"),
+                                     ["separate", "--make-song", "song"])[2],
+        "make-song-zero-duration": lambda: ["separate", "--make-song", "song", "--duration", "0"],
     },
     "diversa": {
         "unknown-command": lambda: ["frobnicate"],

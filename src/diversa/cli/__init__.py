@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "seqpar")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "seqpar", "separate")
 
 #: One example per subcommand, shown at the end of its ``--help``.
 EXAMPLES = {
@@ -40,6 +40,7 @@ EXAMPLES = {
     "resample": "diversa resample data.csv --target label --method smote --out balanced.csv",
     "merge": "diversa merge merge.yaml merged/ --max-shard-size 2GB",
     "seqpar": "diversa seqpar plan lengths.txt --gpus 64 --memory 80GB --json plan.json",
+    "separate": "diversa separate song.wav --out stems/ --reference true_stems/",
 }
 
 #: Exit status of an unexpected exception (a bug in diversa), as sysexits' EX_SOFTWARE.
