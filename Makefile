@@ -25,11 +25,12 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/diversa reproduce --quick --out report --overwrite
 
+# pytest-xdist spreads the suite over the cores (one process each; tests keep torch on one thread).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 test-all: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m ""
+	$(BIN)/python -m pytest -n auto --dist worksteal -m ""
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
