@@ -47,7 +47,8 @@ def test_task_arithmetic_lambda_scales_weights_and_dare_density():
     ({"models": []}, "models"),
     ({"models": [{"model": "/b"}]}, "besides the base"),
     ({"extra": 1}, "unknown field"),
-    ({"parameters": {"density": [0.1, 0.2]}}, "gradients"),
+    ({"parameters": {"density": [0.1, 1.5]}}, "density must lie in"),  # a gradient's every value is checked
+    ({"parameters": {"density": []}}, "empty list"),
 ])
 def test_errors(over, match):
     data = _data(**over)
@@ -74,7 +75,8 @@ def test_load_yaml(tmp_path):
     ("model", {"weight": "1.0"}, "models[1].parameters.weight must be a number, got '1.0'"),
     ("model", {"weight": float("nan")}, "weight must be finite"),
     ("model", {"density": [{"filter": "mlp", "value": "high"}]}, "density must be a number, got 'high'"),
-    ("global", {"lambda": [1, "x"]}, "each list entry must be a mapping"),
+    ("global", {"lambda": [1, "x"]}, "parameters.lambda must be a number, got 'x'"),
+    ("global", {"lambda": [1, {"value": 2}]}, "each list entry must be a mapping"),
 ])
 def test_parameter_types_come_from_the_signature(where, value, needle):
     data = _data()

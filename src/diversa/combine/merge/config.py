@@ -26,7 +26,13 @@ entry whose filter occurs in the tensor name wins; an entry without a filter,
 or with filter ``*``, matches every tensor). As in mergekit, a list none of
 whose entries matches a tensor falls back to the next level for that tensor:
 a model's own setting, then the global ``parameters``, then the method's
-default. Gradients (lists of numbers) are not supported.
+default. A list of numbers is a gradient, as in mergekit: a layer-stack
+tensor of layer i among N (``model.layers.i.``, ``h.i.``, ``layer.i.``,
+``blocks.i.``) takes the list interpolated linearly at ``t = i / (N - 1)``
+(``t = 1`` when N = 1), every other tensor (embeddings, final norm, head) the
+first value, so ``t: [0, 0.5, 1]`` runs from 0 at the first layer to 1 at the
+last; a filter entry's value may itself be a gradient. The engine counts N
+from the checkpoint's tensor names.
 
 Types are checked against the method's signature when the config is parsed:
 ``normalize: "yes"``, ``weight: true`` or ``weight: "1.0"`` are errors naming
@@ -74,11 +80,14 @@ import torch
 from diversa.combine.merge.averaging import weight_average
 from diversa.combine.merge.dare import dare_merging
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
+from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.pcb import pcb_merging
+from diversa.combine.merge.slerp import slerp
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import ties_merging
 
-__all__ = ["DTYPES", "METHODS", "MergeConfig", "MethodSpec", "ModelEntry", "load_config", "parse_config"]
+__all__ = ["DTYPES", "METHODS", "MergeConfig", "MethodSpec", "ModelEntry", "count_layers", "gradient_value",
+           "layer_index", "load_config", "parse_config"]
 
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -111,7 +120,8 @@ class MethodSpec:
     ``defaults``: mergekit defaults that differ from the function's;
     ``kinds``: YAML types of a renamed parameter whose transform accepts more
     than the argument's annotation (DARE's ``rescale: true``); ``checks``:
-    value checks of renamed parameters, in the user's terms.
+    value checks of renamed parameters, in the user's terms; ``required``:
+    global parameters a config must set (SLERP's ``t``).
     """
 
     function: Callable[..., dict]
@@ -124,6 +134,7 @@ class MethodSpec:
     scale_argument: str | None = None
     kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     checks: Mapping[str, Callable[[Any], None]] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
 
     def function_arguments(self) -> list[str]:
         hidden = {"base", "models", "keys"}
@@ -242,6 +253,8 @@ def _build_methods() -> dict[str, MethodSpec]:
     # PCB-Merging with per-tensor scope: quantiles over the whole model cannot be taken one tensor at a time
     methods["pcb"] = MethodSpec(pcb_merging, True, {}, renames={"lambda": ("scaling", _same)},
                                 per_tensor_only={"scope": "tensor"})
+    methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
+    methods["model_stock"] = MethodSpec(model_stock, True, {})
     return methods
 
 
@@ -260,6 +273,7 @@ class MergeConfig:
     dtype: str | None = None
     source: Path | None = None
     permute: str | None = None
+    num_layers: int | None = None
 
     @property
     def spec(self) -> MethodSpec:
@@ -275,14 +289,43 @@ class MergeConfig:
             return self.models
         return tuple(m for m in self.models if not _same_path(m.model, self.base_model))
 
+    def layer_t(self, tensor: str) -> float:
+        """The position of ``tensor`` in the layer stack, in [0, 1], at which gradients are read.
+
+        Layer i of ``num_layers`` N gives ``i / (N - 1)`` (1 when N = 1); a
+        tensor outside the stack gives 0, as in mergekit. ``ValueError`` when a
+        layer tensor is met and ``num_layers`` is unknown (the engine sets it).
+        """
+        index = layer_index(tensor)
+        if index is None:
+            return 0.0
+        if self.num_layers is None:
+            raise ValueError(f"tensor {tensor!r}: reading a gradient needs num_layers (the number of layers)")
+        if not 0 <= index < self.num_layers:
+            raise ValueError(f"tensor {tensor!r}: layer {index} is outside the {self.num_layers} layers")
+        return index / (self.num_layers - 1) if self.num_layers > 1 else 1.0
+
+    def _t(self, tensor: str) -> float:
+        """``layer_t`` when some parameter is a gradient, else 0 (no layer count needed)."""
+        return self.layer_t(tensor) if self._has_gradient() else 0.0
+
+    def _has_gradient(self) -> bool:
+        def gradient(value) -> bool:
+            if isinstance(value, list):
+                return any(gradient(e["value"]) if isinstance(e, Mapping) else True for e in value)
+            return False
+        scopes = [self.parameters] + [m.parameters for m in self.models]
+        return any(gradient(v) for scope in scopes for v in scope.values())
+
     def arguments_for(self, tensor: str) -> dict[str, Any]:
-        """The keyword arguments of the merge function for one tensor (parameters resolved by filter)."""
+        """The keyword arguments of the merge function for one tensor (filters and gradients resolved)."""
         spec = self.spec
+        t = self._t(tensor)
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
             if name in spec.per_model or (name == "lambda" and spec.scale_argument):
                 continue  # a global default of a per-model parameter, or lambda: applied below
-            value = resolve_value(value, tensor, name)
+            value = resolve_value(value, tensor, name, t)
             if value is UNMATCHED:
                 continue  # no filter entry matches this tensor: the method's default, as mergekit
             if name in spec.renames:
@@ -297,7 +340,7 @@ class MergeConfig:
                 value = UNMATCHED
                 for scope in (entry.parameters, self.parameters):  # mergekit's precedence
                     if yaml_name in scope:
-                        value = resolve_value(scope[yaml_name], tensor, yaml_name)
+                        value = resolve_value(scope[yaml_name], tensor, yaml_name, t)
                         if value is not UNMATCHED:
                             break
                 if value is not UNMATCHED:
@@ -308,7 +351,7 @@ class MergeConfig:
                     values.append(1.0)
             kwargs[arg] = values
         if spec.scale_argument and "lambda" in self.parameters:
-            lam = resolve_value(self.parameters["lambda"], tensor, "lambda")
+            lam = resolve_value(self.parameters["lambda"], tensor, "lambda", t)
             if lam is not UNMATCHED:
                 kwargs[spec.scale_argument] = [float(lam) * v for v in kwargs[spec.scale_argument]]
         kwargs.update(spec.fixed)
@@ -329,38 +372,80 @@ class _Unmatched:
 UNMATCHED = _Unmatched()
 
 
-def resolve_value(value, tensor: str, name: str):
-    """A parameter's value for one tensor (mergekit's ``filter`` lists resolved).
+def resolve_value(value, tensor: str, name: str, t: float = 0.0):
+    """A parameter's value for one tensor (mergekit's ``filter`` lists and gradients resolved).
 
+    ``t`` in [0, 1] is the tensor's position in the layer stack
+    (:meth:`MergeConfig.layer_t`). A gradient (a list of numbers
+    ``[v_0, ..., v_{m-1}]``) is interpolated linearly at ``t (m - 1)``, as in
+    mergekit; a list of booleans or strings picks entry ``int(t (m - 1))``.
     Returns :data:`UNMATCHED` when no entry of a filter list matches ``tensor``
     (the caller then falls back to the next level, as mergekit does).
     """
     if isinstance(value, list):
-        if all(isinstance(v, Mapping) for v in value):
+        if value and all(isinstance(v, Mapping) for v in value):
             for entry in value:
                 pattern = entry.get("filter")
                 if pattern is None or pattern == "*" or str(pattern) in tensor:
-                    return entry["value"]
+                    return resolve_value(entry["value"], tensor, name, t)
             return UNMATCHED
-        raise ValueError(f"parameter {name!r}: gradients (lists of values) are not supported; "
-                         "use a number or a list of {filter, value} entries")
+        return gradient_value(value, t, name)
     return value
+
+
+def gradient_value(values: Sequence, t: float, name: str = "value"):
+    """A gradient's value at ``t`` in [0, 1]: linear interpolation of numbers, a pick among others."""
+    if not isinstance(values, (list, tuple)) or not values or any(isinstance(v, (list, tuple, Mapping))
+                                                                   for v in values):
+        raise ValueError(f"parameter {name!r}: a gradient must be a non-empty list of scalars, got {values!r}")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
+        raise ValueError(f"parameter {name!r}: the layer position t must lie in [0, 1], got {t!r}")
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if not numeric:
+        return values[int(t * (len(values) - 1))]
+    scaled = t * (len(values) - 1)
+    low = int(scaled)
+    high = min(len(values) - 1, low + 1)
+    frac = scaled - low
+    return (1 - frac) * values[low] + frac * values[high]
+
+
+#: Tensor names of a layer stack: ``model.layers.3.``, ``transformer.h.3.``, ``encoder.layer.3.``, ``blocks.3.``.
+_LAYER = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
+
+
+def layer_index(tensor: str) -> int | None:
+    """The layer index in a tensor name (``model.layers.3.mlp.up_proj.weight`` -> 3), None outside the stack."""
+    match = _LAYER.search(tensor)
+    return int(match.group(1)) if match else None
+
+
+def count_layers(tensors) -> int | None:
+    """The number of layers of a checkpoint from its tensor names (largest index + 1), None without a stack."""
+    indices = [i for i in (layer_index(t) for t in tensors) if i is not None]
+    return max(indices) + 1 if indices else None
 
 
 def _check_value(value, name: str, spec: MethodSpec, where: str) -> None:
     """Check a parameter's value (or each value of its filter list) against the method's signature."""
     label = f"merge config: {where}{name}"
     if isinstance(value, list):
-        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{label}: gradients (lists of values) are not supported; "
-                             "use a number or a list of {filter, value} entries")
+        if not value:
+            raise ValueError(f"{label}: an empty list is neither a gradient nor a filter list")
+        if not any(isinstance(v, Mapping) for v in value):  # a gradient: one value per layer position
+            for v in value:
+                if isinstance(v, (list, Mapping)):
+                    raise ValueError(f"{label}: a gradient must be a list of scalars, got {value!r}")
+                _check_scalar(v, name, spec, label)
+            return
         for entry in value:
             if not isinstance(entry, Mapping) or "value" not in entry or set(entry) - {"filter", "value"}:
                 raise ValueError(f"{label}: each list entry must be a mapping with 'value' "
                                  f"and optionally 'filter', got {entry!r}")
             if entry.get("filter") is not None and not isinstance(entry["filter"], str):
                 raise ValueError(f"{label}: a filter must be a string, got {entry['filter']!r}")
-            _check_scalar(entry["value"], name, spec, label)
+            _check_value(entry["value"], name, spec, where) if isinstance(entry["value"], list) else \
+                _check_scalar(entry["value"], name, spec, label)
         return
     _check_scalar(value, name, spec, label)
 
@@ -432,6 +517,9 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
             raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r}; "
                              f"allowed: {allowed + (['lambda'] if spec.scale_argument else [])}")
         _check_value(value, name, spec, "parameters.")
+    for name in spec.required:
+        if name not in params:
+            raise ValueError(f"merge config: merge_method {method!r} needs parameter {name!r} (under parameters)")
     for field_name in ("dtype", "out_dtype"):
         value = data.get(field_name)
         if value is not None and (not isinstance(value, str) or value not in DTYPES):
