@@ -226,3 +226,168 @@ def test_model_stock_bad_input():
     with pytest.raises(ValueError, match="parameters.filter_wise must be true or false"):
         parse_config({"merge_method": "model_stock", "base_model": "/b", "models": [{"model": "/m"}],
                       "parameters": {"filter_wise": 1}})
+
+
+# --- Model Breadcrumbs and DELLA --------------------------------------------------------------------------------
+
+W = {1: 0.5, 2: 1.0, 3: 1.5}
+DENSITY = {1: 0.3, 2: 0.6, 3: 0.9}
+
+
+@pytest.mark.parametrize("method,combine", [("breadcrumbs", "task_arithmetic"), ("breadcrumbs_ties", "ties")])
+@pytest.mark.parametrize("gamma", [0.01, [0.05, 0.2, 0.1], 0.5])
+@pytest.mark.parametrize("normalize,rescale,lam", [(False, False, 1.0), (True, True, 0.7)])
+def test_breadcrumbs(tensors, method, combine, gamma, normalize, rescale, lam):
+    from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
+
+    gammas = gamma if isinstance(gamma, list) else [gamma] * 3
+    out = _mergekit(tensors, method, weight=W, density=DENSITY, gamma=dict(zip(W, gammas)), normalize=normalize,
+                    rescale=rescale, **{"lambda": lam})
+    ours = breadcrumbs_merging(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], density=list(DENSITY.values()),
+                               gamma=gammas, combine=combine, weights=list(W.values()), normalize=normalize,
+                               rescale="l1" if rescale else "none", scaling=lam)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_breadcrumbs_cuts_outliers_and_noise():
+    from diversa.combine.merge.breadcrumbs import breadcrumbs_tensor
+
+    tau = torch.arange(1.0, 101.0) * torch.tensor([1.0, -1.0]).repeat(50)
+    kept = breadcrumbs_tensor(tau, density=0.3, gamma=0.1)
+    assert torch.equal(kept.abs().nonzero().reshape(-1), torch.arange(60, 90))  # ranks 61..90 of 100
+    assert torch.equal(breadcrumbs_tensor(tau, 1.0, 0.1), tau)
+    assert int(breadcrumbs_tensor(tau, 0.95, 0.1).count_nonzero()) == 95  # the outlier cut shrinks to 5
+
+
+@pytest.mark.parametrize("method,combine,normalize", [("della", "ties", True), ("della_linear", "task_arithmetic",
+                                                                                False)])
+@pytest.mark.parametrize("shape", [(12, 7), (40,), (3, 5, 4)])
+@pytest.mark.parametrize("rescale,lam", [(True, 1.0), (False, 1.3)])
+def test_della_with_same_global_seed(method, combine, normalize, shape, rescale, lam):
+    from diversa.combine.merge.della import della_merging
+
+    g = torch.Generator().manual_seed(6)
+    base = torch.randn(shape, generator=g)
+    models = [base + 0.2 * torch.randn(shape, generator=g) for _ in range(3)]
+    density, epsilon = {1: 0.3, 2: 0.6, 3: 0.5}, {1: 0.1, 2: 0.2, 3: 0.15}
+    torch.manual_seed(7)
+    out = _mergekit([base] + models, method, weight=W, density=density, epsilon=epsilon, rescale=rescale,
+                    **{"lambda": lam})
+    torch.manual_seed(7)
+    ours = della_merging(_sd(base), [_sd(m) for m in models], density=list(density.values()),
+                         epsilon=list(epsilon.values()), combine=combine, weights=list(W.values()),
+                         normalize=normalize, rescale="l1" if rescale else "none", scaling=lam)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_della_keep_probabilities_and_paper_rescaling():
+    from diversa.combine.merge.della import della_tensor, magprune_probabilities
+
+    tau = torch.tensor([[0.1, -3.0, 2.0, 0.5, -1.0]])
+    p = magprune_probabilities(tau, density=0.5, epsilon=0.2)
+    torch.testing.assert_close(p, torch.tensor([[0.3, 0.7, 0.6, 0.4, 0.5]]))  # ranked by magnitude in the row
+    big = torch.randn(200, 300, generator=torch.Generator().manual_seed(8))
+    g = torch.Generator().manual_seed(0)
+    draws = [della_tensor(big, 0.4, 0.1, "inverse", g) for _ in range(20)]
+    assert abs(float(torch.stack(draws).ne(0).float().mean()) - 0.4) < 0.01  # mean keep rate = density
+    # unbiased: the mean of 1.2M draws is within ~5 standard deviations (0.0012) of the tensor's mean
+    torch.testing.assert_close(torch.stack(draws).mean(), big.mean(), atol=0.006, rtol=0)
+    a = della_tensor(big, 0.4, 0.1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, della_tensor(big, 0.4, 0.1, generator=torch.Generator().manual_seed(1)))
+
+
+def test_della_and_breadcrumbs_bad_input():
+    from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
+    from diversa.combine.merge.config import parse_config
+    from diversa.combine.merge.della import della_merging
+
+    a = {"w": torch.randn(3, 3)}
+    with pytest.raises(ValueError, match="epsilon must leave density"):
+        della_merging(a, [a], density=0.1, epsilon=0.15)
+    with pytest.raises(ValueError, match="epsilon must lie in"):
+        della_merging(a, [a], density=0.5, epsilon=-0.1)
+    with pytest.raises(ValueError, match="gamma must lie in"):
+        breadcrumbs_merging(a, [a], density=0.5, gamma=1.5)
+    with pytest.raises(ValueError, match="density must lie in"):
+        breadcrumbs_merging(a, [a], density=2.0)
+    with pytest.raises(ValueError, match="rescale must be one of"):
+        della_merging(a, [a], rescale="l2")
+    with pytest.raises(ValueError, match="density has 2 entries for 1 models"):
+        della_merging(a, [a], density=[0.5, 0.5])
+    for method, name in (("della", "epsilon"), ("breadcrumbs_ties", "gamma")):
+        with pytest.raises(ValueError, match=rf"models\[0\].parameters.{name} must be a number"):
+            parse_config({"merge_method": method, "base_model": "/b",
+                          "models": [{"model": "/m", "parameters": {name: "x"}}]})
+
+
+def test_yaml_defaults_are_mergekits():
+    from diversa.combine.merge.config import parse_config
+
+    def args(method):
+        cfg = parse_config({"merge_method": method, "base_model": "/b", "models": [{"model": "/m"}]})
+        return cfg.arguments_for("w")
+
+    della = args("della")
+    assert {k: della[k] for k in ("density", "epsilon", "rescale", "normalize", "combine")} == {
+        "density": [1.0], "epsilon": [0.15], "rescale": "l1", "normalize": True, "combine": "ties"}
+    assert args("della_linear")["normalize"] is False and args("della_linear")["combine"] == "task_arithmetic"
+    b = args("breadcrumbs")
+    assert b["gamma"] == [0.01] and b["density"] == [1.0] and b["rescale"] == "none" and b["normalize"] is False
+    assert args("breadcrumbs_ties")["combine"] == "ties"
+
+
+# --- the same YAML through mergekit and diversa -----------------------------------------------------------------
+
+GENERIC_YAML = """\
+merge_method: {method}
+base_model: {root}/base
+models:
+  - model: {root}/base
+  - model: {root}/m1
+    parameters: {{{model1}}}
+  - model: {root}/m2
+    parameters: {{{model2}}}
+parameters: {{{params}}}
+dtype: float32
+"""
+
+CASES = {
+    "model_stock": ("", "", "filter_wise: false"),
+    "breadcrumbs": ("weight: 0.7, density: 0.5, gamma: 0.05", "weight: 1.2, density: [0.3, 0.8]",
+                    "lambda: 0.9"),
+    "breadcrumbs_ties": ("weight: 0.7, density: 0.5", "weight: 1.2, density: 0.8, gamma: 0.1",
+                         "normalize: true, rescale: true"),
+}
+
+
+def _run_both(tmp_path, text):
+    from safetensors.torch import load_file
+    from test_mergekit_equivalence import _llama_zoo
+
+    from diversa.combine.merge.config import load_config
+    from diversa.combine.merge.engine import merge_checkpoints
+
+    merge = pytest.importorskip("mergekit.merge")
+    mk_config = pytest.importorskip("mergekit.config")
+    mk_options = pytest.importorskip("mergekit.options")
+    import yaml
+
+    _llama_zoo(tmp_path, layers=3)
+    (tmp_path / "merge.yaml").write_text(text)
+    merge.run_merge(mk_config.MergeConfiguration.model_validate(yaml.safe_load(text)), str(tmp_path / "mk"),
+                    options=mk_options.MergeOptions(copy_tokenizer=False, lazy_unpickle=False))
+    merge_checkpoints(load_config(tmp_path / "merge.yaml"), tmp_path / "dv")
+    theirs = {}
+    for shard in (tmp_path / "mk").glob("*.safetensors"):
+        theirs.update(load_file(shard))
+    return load_file(tmp_path / "dv" / "model.safetensors"), theirs
+
+
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_yaml_configs_give_mergekits_result(tmp_path, method):
+    model1, model2, params = CASES[method]
+    text = GENERIC_YAML.format(method=method, root=tmp_path, model1=model1, model2=model2, params=params)
+    ours, theirs = _run_both(tmp_path, text)
+    assert set(ours) == set(theirs)
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], **TOL, msg=key)

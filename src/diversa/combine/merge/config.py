@@ -78,7 +78,9 @@ from typing import Any
 import torch
 
 from diversa.combine.merge.averaging import weight_average
+from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
 from diversa.combine.merge.dare import dare_merging
+from diversa.combine.merge.della import della_merging
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.pcb import pcb_merging
@@ -253,6 +255,20 @@ def _build_methods() -> dict[str, MethodSpec]:
     # PCB-Merging with per-tensor scope: quantiles over the whole model cannot be taken one tensor at a time
     methods["pcb"] = MethodSpec(pcb_merging, True, {}, renames={"lambda": ("scaling", _same)},
                                 per_tensor_only={"scope": "tensor"})
+    sparse = {"renames": {"lambda": ("scaling", _same), "rescale": ("rescale", _rescale)},
+              "kinds": {"rescale": frozenset({"boolean", "string"})}, "checks": density_unit}
+    for name, combine in (("breadcrumbs", "task_arithmetic"), ("breadcrumbs_ties", "ties")):
+        methods[name] = MethodSpec(breadcrumbs_merging, True,
+                                   {**weight, "density": ("density", _same), "gamma": ("gamma", _same)},
+                                   fixed={"combine": combine},
+                                   defaults={"density": 1.0, "gamma": 0.01, "rescale": "none", "normalize": False},
+                                   **sparse)
+    for name, combine, normalize in (("della", "ties", True), ("della_linear", "task_arithmetic", False)):
+        methods[name] = MethodSpec(della_merging, True,
+                                   {**weight, "density": ("density", _same), "epsilon": ("epsilon", _same)},
+                                   fixed={"combine": combine},
+                                   defaults={"density": 1.0, "epsilon": 0.15, "rescale": "l1", "normalize": normalize},
+                                   **sparse)
     methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
     methods["model_stock"] = MethodSpec(model_stock, True, {})
     return methods
