@@ -357,6 +357,7 @@ CASES = {
                     "lambda: 0.9"),
     "breadcrumbs_ties": ("weight: 0.7, density: 0.5", "weight: 1.2, density: 0.8, gamma: 0.1",
                          "normalize: true, rescale: true"),
+    "sce": ("", "", "select_topk: [0.2, 0.9]"),
 }
 
 
@@ -391,3 +392,45 @@ def test_yaml_configs_give_mergekits_result(tmp_path, method):
     assert set(ours) == set(theirs)
     for key in ours:
         torch.testing.assert_close(ours[key], theirs[key], **TOL, msg=key)
+
+
+# --- SCE --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("select_topk", [1.0, 0.5, 0.1, 0.0])
+@pytest.mark.parametrize("shape", [(12, 7), (30,), (3, 4, 5)])
+def test_sce(select_topk, shape):
+    from diversa.combine.merge.sce import sce_merging
+
+    g = torch.Generator().manual_seed(9)
+    base = torch.randn(shape, generator=g)
+    models = [base + s * torch.randn(shape, generator=g) for s in (0.1, 0.2, 0.4)]
+    out = _mergekit([base] + models, "sce", select_topk=select_topk)
+    ours = sce_merging(_sd(base), [_sd(m) for m in models], select_topk=select_topk)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_sce_weights_follow_energy_and_signs():
+    from diversa.combine.merge.sce import sce_tensor
+
+    taus = [torch.tensor([1.0, 1.0, -1.0]), torch.tensor([3.0, -3.0, 0.0])]  # energies 1 and 6: eta 1/7, 6/7
+    out = sce_tensor(taus)
+    # entry 0: both agree -> (1/7 * 1 + 6/7 * 3) / 1; entry 1: sum -2 < 0, only task 1 -> -3;
+    # entry 2: sum -1 < 0, only task 0 (a zero has no sign) -> -1
+    torch.testing.assert_close(out, torch.tensor([19 / 7, -3.0, -1.0]))
+    torch.testing.assert_close(sce_tensor([torch.zeros(3), torch.zeros(3)]), torch.zeros(3))
+
+
+def test_sce_bad_input():
+    from diversa.combine.merge.config import parse_config
+    from diversa.combine.merge.sce import sce_merging
+
+    a = {"w": torch.randn(3, 3)}
+    with pytest.raises(ValueError, match="select_topk must lie in"):
+        sce_merging(a, [a], select_topk=1.5)
+    with pytest.raises(TypeError, match="select_topk must be a number"):
+        sce_merging(a, [a], select_topk="all")
+    with pytest.raises(ValueError, match="base"):
+        sce_merging(None, [a])
+    with pytest.raises(ValueError, match=r"parameters.select_topk must lie in \[0, 1\], got -0.5"):
+        parse_config({"merge_method": "sce", "base_model": "/b", "models": [{"model": "/m"}],
+                      "parameters": {"select_topk": -0.5}})

@@ -7,7 +7,7 @@ mutates its inputs. :mod:`diversa.combine.merge.engine` applies the same
 functions to safetensors checkpoints one tensor at a time (``diversa merge``).
 
 Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, DELLA, Model
-Breadcrumbs, magnitude pruning, linear interpolation, SLERP, Model Stock, PCB-Merging, Twin-Merging
+Breadcrumbs, SCE, magnitude pruning, linear interpolation, SLERP, Model Stock, PCB-Merging, Twin-Merging
 and Reversible Model Merging; see each module for its paper.
 """
 
@@ -23,6 +23,7 @@ from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock, model_stock_tensor
 from diversa.combine.merge.pcb import pcb_merging, pcb_scores
 from diversa.combine.merge.rmm import RMMBasis, factors_from_lora, factors_from_svd, rmm_fit, storage_ratio
+from diversa.combine.merge.sce import sce_merging, sce_tensor
 from diversa.combine.merge.selection import normalized_accuracy, select_by_validation
 from diversa.combine.merge.slerp import slerp, slerp_tensor
 from diversa.combine.merge.task_arithmetic import task_arithmetic
@@ -38,9 +39,9 @@ __all__ = [
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
     "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "l1_rescale", "linear_interpolation",
     "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities", "merge_keys", "model_stock",
-    "model_stock_tensor", "normalized_accuracy", "pcb_merging", "pcb_scores", "rmm_fit", "select_by_validation",
-    "slerp", "slerp_tensor", "storage_ratio", "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor",
-    "weight_average",
+    "model_stock_tensor", "normalized_accuracy", "pcb_merging", "pcb_scores", "rmm_fit", "sce_merging",
+    "sce_tensor", "select_by_validation", "slerp", "slerp_tensor", "storage_ratio", "task_arithmetic",
+    "task_vectors", "ties_merging", "ties_tensor", "weight_average",
 ]
 
 

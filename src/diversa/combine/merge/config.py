@@ -84,6 +84,7 @@ from diversa.combine.merge.della import della_merging
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.pcb import pcb_merging
+from diversa.combine.merge.sce import sce_merging
 from diversa.combine.merge.slerp import slerp
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import ties_merging
@@ -271,6 +272,7 @@ def _build_methods() -> dict[str, MethodSpec]:
                                    **sparse)
     methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
     methods["model_stock"] = MethodSpec(model_stock, True, {})
+    methods["sce"] = MethodSpec(sce_merging, True, {}, checks={"select_topk": _density_check(low_open=False)})
     return methods
 
 
