@@ -434,3 +434,45 @@ def test_sce_bad_input():
     with pytest.raises(ValueError, match=r"parameters.select_topk must lie in \[0, 1\], got -0.5"):
         parse_config({"merge_method": "sce", "base_model": "/b", "models": [{"model": "/m"}],
                       "parameters": {"select_topk": -0.5}})
+
+
+# --- Karcher mean -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.parametrize("max_iter,tol", [(10, 1e-5), (1, 1e-5), (50, 1e-7)])
+def test_karcher(n, max_iter, tol):
+    from diversa.combine.merge.karcher import karcher_mean
+
+    g = torch.Generator().manual_seed(10)
+    common = torch.randn(8, 9, generator=g)
+    models = [common + 0.7 * torch.randn(8, 9, generator=g) for _ in range(n)]
+    out = api.merge_tensors(models, "karcher", parameters={"max_iter": max_iter, "tol": tol})
+    ours = karcher_mean([_sd(m) for m in models], max_iter=max_iter, tol=tol)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_karcher_properties():
+    from diversa.combine.merge.karcher import karcher_tensor
+
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(11))
+    torch.testing.assert_close(karcher_tensor([x, 3 * x]), 2 * x)  # one direction, mean norm
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
+    torch.testing.assert_close(karcher_tensor([a, b]), 1.5 * torch.tensor([0.5 ** 0.5, 0.5 ** 0.5]))
+    zero = torch.zeros(3)
+    out = api.merge_tensors([zero, torch.tensor([1.0, 2.0, 2.0])], "karcher")
+    torch.testing.assert_close(karcher_tensor([zero, torch.tensor([1.0, 2.0, 2.0])]), out)  # half the norm
+    torch.testing.assert_close(karcher_tensor([zero, zero]), zero)
+
+
+def test_karcher_bad_input():
+    from diversa.combine.merge.config import parse_config
+    from diversa.combine.merge.karcher import karcher_mean
+
+    a = {"w": torch.randn(3, 3)}
+    with pytest.raises(ValueError, match="max_iter must be a non-negative integer"):
+        karcher_mean([a, a], max_iter=-1)
+    with pytest.raises(ValueError, match="tol must be a positive number"):
+        karcher_mean([a, a], tol=0.0)
+    with pytest.raises(ValueError, match="parameters.max_iter must be an integer"):
+        parse_config({"merge_method": "karcher", "models": [{"model": "/a"}, {"model": "/b"}],
+                      "parameters": {"max_iter": 2.5}})

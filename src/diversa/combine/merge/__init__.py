@@ -7,7 +7,7 @@ mutates its inputs. :mod:`diversa.combine.merge.engine` applies the same
 functions to safetensors checkpoints one tensor at a time (``diversa merge``).
 
 Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, DELLA, Model
-Breadcrumbs, SCE, magnitude pruning, linear interpolation, SLERP, Model Stock, PCB-Merging, Twin-Merging
+Breadcrumbs, SCE, the Karcher mean, magnitude pruning, linear interpolation, SLERP, Model Stock, PCB-Merging, Twin-Merging
 and Reversible Model Merging; see each module for its paper.
 """
 
@@ -18,6 +18,7 @@ from diversa.combine.merge.breadcrumbs import breadcrumbs_merging, breadcrumbs_t
 from diversa.combine.merge.dare import combine_deltas, dare, dare_merging, dare_tensor, l1_rescale
 from diversa.combine.merge.della import della_merging, della_tensor, magprune_probabilities
 from diversa.combine.merge.interpolation import linear_interpolation
+from diversa.combine.merge.karcher import karcher_mean, karcher_tensor
 from diversa.combine.merge.keys import StateDict, merge_keys
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock, model_stock_tensor
@@ -37,11 +38,11 @@ _LAZY = {"TwinMerging": "twin", "compress_svd": "twin"}
 __all__ = [
     "RMMBasis", "StateDict", "TwinMerging", "add_task_vector", "breadcrumbs_merging", "breadcrumbs_tensor",
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
-    "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "l1_rescale", "linear_interpolation",
-    "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities", "merge_keys", "model_stock",
-    "model_stock_tensor", "normalized_accuracy", "pcb_merging", "pcb_scores", "rmm_fit", "sce_merging",
-    "sce_tensor", "select_by_validation", "slerp", "slerp_tensor", "storage_ratio", "task_arithmetic",
-    "task_vectors", "ties_merging", "ties_tensor", "weight_average",
+    "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
+    "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
+    "merge_keys", "model_stock", "model_stock_tensor", "normalized_accuracy", "pcb_merging", "pcb_scores",
+    "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor", "storage_ratio",
+    "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
 ]
 
 

@@ -81,6 +81,7 @@ from diversa.combine.merge.averaging import weight_average
 from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
 from diversa.combine.merge.dare import dare_merging
 from diversa.combine.merge.della import della_merging
+from diversa.combine.merge.karcher import karcher_mean
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.pcb import pcb_merging
@@ -272,6 +273,7 @@ def _build_methods() -> dict[str, MethodSpec]:
                                    **sparse)
     methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
     methods["model_stock"] = MethodSpec(model_stock, True, {})
+    methods["karcher"] = MethodSpec(karcher_mean, False, {})
     methods["sce"] = MethodSpec(sce_merging, True, {}, checks={"select_topk": _density_check(low_open=False)})
     return methods
 
