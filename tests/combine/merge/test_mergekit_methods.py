@@ -358,6 +358,8 @@ CASES = {
     "breadcrumbs_ties": ("weight: 0.7, density: 0.5", "weight: 1.2, density: 0.8, gamma: 0.1",
                          "normalize: true, rescale: true"),
     "sce": ("", "", "select_topk: [0.2, 0.9]"),
+    "nuslerp": ("weight: 0.4", "weight: [0.2, 1.0]", "nuslerp_flatten: false"),
+    "multislerp": ("weight: 0.4", "weight: 1.1", "normalize_weights: true"),
 }
 
 
@@ -476,3 +478,84 @@ def test_karcher_bad_input():
     with pytest.raises(ValueError, match="parameters.max_iter must be an integer"):
         parse_config({"merge_method": "karcher", "models": [{"model": "/a"}, {"model": "/b"}],
                       "parameters": {"max_iter": 2.5}})
+
+
+# --- nuslerp and multislerp -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("with_base", [True, False])
+@pytest.mark.parametrize("row_wise,flatten", [(False, True), (False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("weights", [[0.3, 0.9], [1.0, -1.0]])
+@pytest.mark.parametrize("shape", [(12, 7), (10,), (3, 4, 5)])
+def test_nuslerp(tensors, with_base, row_wise, flatten, weights, shape):
+    from diversa.combine.merge.slerp import nuslerp
+
+    g = torch.Generator().manual_seed(12)
+    base = torch.randn(shape, generator=g)
+    models = [base + 0.5 * torch.randn(shape, generator=g) for _ in range(2)]
+    parameters = {"nuslerp_row_wise": row_wise, "nuslerp_flatten": flatten}
+    if with_base:
+        out = _mergekit([base] + models, "nuslerp", weight={1: weights[0], 2: weights[1]}, **parameters)
+    else:
+        out = api.merge_tensors(models, "nuslerp", parameters={"weight": weights, **parameters})
+    ours = nuslerp(_sd(base) if with_base else None, [_sd(m) for m in models], weights, row_wise, flatten)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+@pytest.mark.parametrize("with_base", [True, False])
+@pytest.mark.parametrize("normalize_weights", [True, False])
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_multislerp(with_base, normalize_weights, n):
+    from diversa.combine.merge.slerp import multislerp
+
+    g = torch.Generator().manual_seed(13)
+    base = torch.randn(9, 6, generator=g)
+    models = [base + 0.5 * torch.randn(9, 6, generator=g) for _ in range(n)]
+    weights = [0.3, 0.9, 0.5, 1.2][:n]
+    if with_base:
+        out = _mergekit([base] + models, "multislerp", weight=dict(enumerate(weights, 1)),
+                        normalize_weights=normalize_weights)
+    else:
+        out = api.merge_tensors(models, "multislerp",
+                                parameters={"weight": weights, "normalize_weights": normalize_weights})
+    ours = multislerp(_sd(base) if with_base else None, [_sd(m) for m in models], weights,
+                      normalize_weights=normalize_weights)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_multislerp_antipodal_and_bad_input():
+    from diversa.combine.merge.config import parse_config
+    from diversa.combine.merge.slerp import multislerp, multislerp_tensor, nuslerp
+
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(14))
+    out = api.merge_tensors([x, -x], "multislerp", parameters={"weight": [1.0, 1.0]})
+    torch.testing.assert_close(multislerp_tensor([x, -x], [1.0, 1.0]), out, **TOL)  # linear fallback
+    with pytest.raises(ValueError, match="weighted mean direction"):
+        multislerp_tensor([x, -x, x, -x], [1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="weights sum to"):
+        multislerp_tensor([x, 2 * x], [1.0, -1.0])
+    a = {"w": x}
+    with pytest.raises(ValueError, match="exactly two models"):
+        nuslerp(a, [a, a, a])
+    with pytest.raises(ValueError, match="weights has 3 entries for 2 models"):
+        multislerp(None, [a, a], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="nuslerp_row_wise|row_wise must be"):
+        nuslerp(None, [a, a], nuslerp_row_wise="yes")
+    cfg = parse_config({"merge_method": "multislerp", "models": [{"model": "/a"}, {"model": "/b"}]})
+    assert cfg.base_model is None and cfg.arguments_for("w")["weights"] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="parameters.normalize_weights must be true or false"):
+        parse_config({"merge_method": "multislerp", "models": [{"model": "/a"}],
+                      "parameters": {"normalize_weights": 1}})
+
+
+@pytest.mark.parametrize("method,model1,model2,params", [
+    ("multislerp", "weight: 0.4", "weight: 1.1", "normalize_weights: true"),
+    ("nuslerp", "weight: 0.4", "weight: 1.1", "nuslerp_row_wise: true, nuslerp_flatten: false"),
+    ("karcher", "", "", "max_iter: 20"),
+])
+def test_yaml_without_base_gives_mergekits_result(tmp_path, method, model1, model2, params):
+    text = GENERIC_YAML.format(method=method, root=tmp_path, model1=model1, model2=model2, params=params)
+    text = "\n".join(line for line in text.splitlines() if "/base" not in line) + "\n"
+    ours, theirs = _run_both(tmp_path, text)
+    assert set(ours) == set(theirs)
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], **TOL, msg=key)

@@ -26,7 +26,7 @@ from diversa.combine.merge.pcb import pcb_merging, pcb_scores
 from diversa.combine.merge.rmm import RMMBasis, factors_from_lora, factors_from_svd, rmm_fit, storage_ratio
 from diversa.combine.merge.sce import sce_merging, sce_tensor
 from diversa.combine.merge.selection import normalized_accuracy, select_by_validation
-from diversa.combine.merge.slerp import slerp, slerp_tensor
+from diversa.combine.merge.slerp import multislerp, multislerp_tensor, nuslerp, nuslerp_tensor, slerp, slerp_tensor
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.task_vectors import add_task_vector, task_vectors
 from diversa.combine.merge.ties import disjoint_merge, elect_sign, magnitude_trim, ties_merging, ties_tensor
@@ -40,9 +40,10 @@ __all__ = [
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
     "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
     "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
-    "merge_keys", "model_stock", "model_stock_tensor", "normalized_accuracy", "pcb_merging", "pcb_scores",
-    "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor", "storage_ratio",
-    "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
+    "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "normalized_accuracy",
+    "nuslerp", "nuslerp_tensor", "pcb_merging", "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor",
+    "select_by_validation", "slerp", "slerp_tensor", "storage_ratio", "task_arithmetic", "task_vectors",
+    "ties_merging", "ties_tensor", "weight_average",
 ]
 
 

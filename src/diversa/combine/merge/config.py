@@ -86,7 +86,7 @@ from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.pcb import pcb_merging
 from diversa.combine.merge.sce import sce_merging
-from diversa.combine.merge.slerp import slerp
+from diversa.combine.merge.slerp import multislerp, nuslerp, slerp
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import ties_merging
 
@@ -125,7 +125,9 @@ class MethodSpec:
     ``kinds``: YAML types of a renamed parameter whose transform accepts more
     than the argument's annotation (DARE's ``rescale: true``); ``checks``:
     value checks of renamed parameters, in the user's terms; ``required``:
-    global parameters a config must set (SLERP's ``t``).
+    global parameters a config must set (SLERP's ``t``); ``base_optional``: a
+    method that takes a base merges without one too (its function then gets
+    ``base=None``; nuslerp, multislerp).
     """
 
     function: Callable[..., dict]
@@ -139,6 +141,7 @@ class MethodSpec:
     kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     checks: Mapping[str, Callable[[Any], None]] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    base_optional: bool = False
 
     def function_arguments(self) -> list[str]:
         hidden = {"base", "models", "keys"}
@@ -274,6 +277,8 @@ def _build_methods() -> dict[str, MethodSpec]:
     methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
     methods["model_stock"] = MethodSpec(model_stock, True, {})
     methods["karcher"] = MethodSpec(karcher_mean, False, {})
+    methods["nuslerp"] = MethodSpec(nuslerp, True, weight, base_optional=True)
+    methods["multislerp"] = MethodSpec(multislerp, True, weight, base_optional=True)
     methods["sce"] = MethodSpec(sce_merging, True, {}, checks={"select_topk": _density_check(low_open=False)})
     return methods
 
@@ -526,7 +531,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
     base = data.get("base_model")
     if base is not None and not isinstance(base, str):
         raise ValueError(f"merge config: base_model must be a path, got {base!r}")
-    if spec.takes_base and base is None:
+    if spec.takes_base and not spec.base_optional and base is None:
         raise ValueError(f"merge config: merge_method {method!r} needs a base_model")
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):

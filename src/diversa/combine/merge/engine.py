@@ -531,7 +531,7 @@ def _dry_run(config, merged_keys, n_models: int) -> None:
         if signature in seen:
             continue
         seen.add(signature)
-        base = {key: torch.randn(4, 4, generator=g)}
+        base = {key: torch.randn(4, 4, generator=g)} if config.base_model is not None else None
         models = [{key: torch.randn(4, 4, generator=g)} for _ in range(n_models)]
         _call(config, base, models, key)
 
