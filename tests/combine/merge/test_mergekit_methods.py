@@ -360,6 +360,7 @@ CASES = {
     "sce": ("", "", "select_topk: [0.2, 0.9]"),
     "nuslerp": ("weight: 0.4", "weight: [0.2, 1.0]", "nuslerp_flatten: false"),
     "multislerp": ("weight: 0.4", "weight: 1.1", "normalize_weights: true"),
+    "nearswap": ("", None, "t: [0.001, 0.01]"),
 }
 
 
@@ -390,6 +391,8 @@ def _run_both(tmp_path, text):
 def test_yaml_configs_give_mergekits_result(tmp_path, method):
     model1, model2, params = CASES[method]
     text = GENERIC_YAML.format(method=method, root=tmp_path, model1=model1, model2=model2, params=params)
+    if model2 is None:  # one model besides the base
+        text = "\n".join(line for line in text.splitlines() if "/m2" not in line and "{None}" not in line) + "\n"
     ours, theirs = _run_both(tmp_path, text)
     assert set(ours) == set(theirs)
     for key in ours:
@@ -551,11 +554,60 @@ def test_multislerp_antipodal_and_bad_input():
     ("multislerp", "weight: 0.4", "weight: 1.1", "normalize_weights: true"),
     ("nuslerp", "weight: 0.4", "weight: 1.1", "nuslerp_row_wise: true, nuslerp_flatten: false"),
     ("karcher", "", "", "max_iter: 20"),
+    ("passthrough", "scale: [{filter: mlp, value: 0.5}, {value: 1.0}]", None, ""),
 ])
 def test_yaml_without_base_gives_mergekits_result(tmp_path, method, model1, model2, params):
     text = GENERIC_YAML.format(method=method, root=tmp_path, model1=model1, model2=model2, params=params)
-    text = "\n".join(line for line in text.splitlines() if "/base" not in line) + "\n"
+    drop = ("/base", "/m2", "{None}") if model2 is None else ("/base",)
+    text = "\n".join(line for line in text.splitlines() if not any(d in line for d in drop)) + "\n"
     ours, theirs = _run_both(tmp_path, text)
     assert set(ours) == set(theirs)
     for key in ours:
         torch.testing.assert_close(ours[key], theirs[key], **TOL, msg=key)
+
+
+# --- NearSwap and passthrough -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("t", [0.0, 1e-4, 0.05, 0.3, 10.0])
+def test_nearswap(tensors, t):
+    from diversa.combine.merge.nearswap import nearswap
+
+    out = _mergekit(tensors[:2], "nearswap", t=t)
+    ours = nearswap(_sd(tensors[0]), [_sd(tensors[1])], t=t)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_nearswap_swaps_near_values_and_moves_far_ones_by_t():
+    from diversa.combine.merge.nearswap import nearswap_tensor
+
+    a, b = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.05, 1.0, 1.0])
+    torch.testing.assert_close(nearswap_tensor(0.1, a, b), torch.tensor([0.05, 0.1, 1.0]))
+
+
+@pytest.mark.parametrize("scale", [None, 0.5])
+def test_passthrough(tensors, scale):
+    from diversa.combine.merge.passthrough import passthrough
+
+    out = api.merge_tensors(tensors[1:2], "passthrough", parameters={"scale": [scale]})
+    ours = passthrough([_sd(tensors[1])], 1.0 if scale is None else scale)["w"]
+    torch.testing.assert_close(ours, out, atol=0, rtol=0)
+
+
+def test_nearswap_and_passthrough_bad_input():
+    from diversa.combine.merge.config import parse_config
+    from diversa.combine.merge.nearswap import nearswap
+    from diversa.combine.merge.passthrough import passthrough
+
+    a = {"w": torch.randn(3, 3)}
+    with pytest.raises(ValueError, match="t must be a non-negative number"):
+        nearswap(a, [a], t=-0.1)
+    with pytest.raises(ValueError, match="exactly one model"):
+        nearswap(a, [a, a], t=0.1)
+    with pytest.raises(ValueError, match="exactly one model"):
+        passthrough([a, a])
+    with pytest.raises(ValueError, match="scale must be finite"):
+        passthrough([a], scale=float("inf"))
+    with pytest.raises(ValueError, match="needs parameter 't'"):
+        parse_config({"merge_method": "nearswap", "base_model": "/b", "models": [{"model": "/m"}]})
+    with pytest.raises(ValueError, match=r"models\[0\].parameters.scale must be a number"):
+        parse_config({"merge_method": "passthrough", "models": [{"model": "/m", "parameters": {"scale": "x"}}]})

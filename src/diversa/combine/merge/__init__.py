@@ -22,6 +22,8 @@ from diversa.combine.merge.karcher import karcher_mean, karcher_tensor
 from diversa.combine.merge.keys import StateDict, merge_keys
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock, model_stock_tensor
+from diversa.combine.merge.nearswap import nearswap, nearswap_tensor
+from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging, pcb_scores
 from diversa.combine.merge.rmm import RMMBasis, factors_from_lora, factors_from_svd, rmm_fit, storage_ratio
 from diversa.combine.merge.sce import sce_merging, sce_tensor
@@ -40,10 +42,10 @@ __all__ = [
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
     "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
     "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
-    "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "normalized_accuracy",
-    "nuslerp", "nuslerp_tensor", "pcb_merging", "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor",
-    "select_by_validation", "slerp", "slerp_tensor", "storage_ratio", "task_arithmetic", "task_vectors",
-    "ties_merging", "ties_tensor", "weight_average",
+    "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
+    "nearswap_tensor", "normalized_accuracy", "nuslerp", "nuslerp_tensor", "passthrough", "pcb_merging",
+    "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
+    "storage_ratio", "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
 ]
 
 

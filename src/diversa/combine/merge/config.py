@@ -84,6 +84,8 @@ from diversa.combine.merge.della import della_merging
 from diversa.combine.merge.karcher import karcher_mean
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.model_stock import model_stock
+from diversa.combine.merge.nearswap import nearswap
+from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging
 from diversa.combine.merge.sce import sce_merging
 from diversa.combine.merge.slerp import multislerp, nuslerp, slerp
@@ -277,6 +279,8 @@ def _build_methods() -> dict[str, MethodSpec]:
     methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
     methods["model_stock"] = MethodSpec(model_stock, True, {})
     methods["karcher"] = MethodSpec(karcher_mean, False, {})
+    methods["nearswap"] = MethodSpec(nearswap, True, {}, required=("t",))
+    methods["passthrough"] = MethodSpec(passthrough, False, {"scale": ("scale", _same)})
     methods["nuslerp"] = MethodSpec(nuslerp, True, weight, base_optional=True)
     methods["multislerp"] = MethodSpec(multislerp, True, weight, base_optional=True)
     methods["sce"] = MethodSpec(sce_merging, True, {}, checks={"select_topk": _density_check(low_open=False)})
