@@ -29,7 +29,8 @@ def test_resolves_per_model_global_and_filters():
 def test_task_arithmetic_lambda_scales_weights_and_dare_density():
     cfg = parse_config({"merge_method": "task_arithmetic", "base_model": "/b",
                         "models": [{"model": "/m1", "parameters": {"weight": 0.5}}], "parameters": {"lambda": 2}})
-    assert cfg.arguments_for("w")["scaling"] == [1.0]
+    kw = cfg.arguments_for("w")
+    assert kw["scaling"] == 2 and kw["weights"] == [0.5] and "normalize" not in kw  # the default, false
     dare = parse_config({"merge_method": "dare_linear", "base_model": "/b",
                          "models": [{"model": "/m1", "parameters": {"density": 0.25}}],
                          "parameters": {"rescale": False}})

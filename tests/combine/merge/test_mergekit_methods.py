@@ -361,6 +361,7 @@ CASES = {
     "nuslerp": ("weight: 0.4", "weight: [0.2, 1.0]", "nuslerp_flatten: false"),
     "multislerp": ("weight: 0.4", "weight: 1.1", "normalize_weights: true"),
     "nearswap": ("", None, "t: [0.001, 0.01]"),
+    "task_arithmetic": ("weight: 0.7", "weight: [0.2, 1.3]", "normalize: true, lambda: 0.8"),
 }
 
 
@@ -611,3 +612,26 @@ def test_nearswap_and_passthrough_bad_input():
         parse_config({"merge_method": "nearswap", "base_model": "/b", "models": [{"model": "/m"}]})
     with pytest.raises(ValueError, match=r"models\[0\].parameters.scale must be a number"):
         parse_config({"merge_method": "passthrough", "models": [{"model": "/m", "parameters": {"scale": "x"}}]})
+
+
+# --- Task Arithmetic with normalize -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("lam", [1.0, 0.6])
+def test_task_arithmetic_normalize(tensors, normalize, lam):
+    from diversa.combine.merge import task_arithmetic
+
+    out = _mergekit(tensors, "task_arithmetic", weight=W, normalize=normalize, **{"lambda": lam})
+    ours = task_arithmetic(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], scaling=lam, weights=list(W.values()),
+                           normalize=normalize)["w"]
+    torch.testing.assert_close(ours, out, **TOL)
+
+
+def test_task_arithmetic_normalize_bad_input():
+    from diversa.combine.merge import task_arithmetic
+
+    a = {"w": torch.randn(3, 3)}
+    with pytest.raises(ValueError, match="weights sum to"):
+        task_arithmetic(a, [a, a], weights=[1.0, -1.0], normalize=True)
+    with pytest.raises(TypeError, match="normalize must be true or false"):
+        task_arithmetic(a, [a], normalize="yes")

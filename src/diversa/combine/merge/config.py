@@ -243,8 +243,8 @@ def _build_methods() -> dict[str, MethodSpec]:
     dare = {"kinds": {"rescale": frozenset({"boolean", "string"})}, "checks": {"density": _density_check(True)}}
     methods = {
         "linear": MethodSpec(weight_average, False, weight),
-        "task_arithmetic": MethodSpec(task_arithmetic, True, {"weight": ("scaling", _same)},
-                                      defaults={"scaling": 1.0}, scale_argument="scaling"),
+        "task_arithmetic": MethodSpec(task_arithmetic, True, weight, renames={"lambda": ("scaling", _same)},
+                                      defaults={"scaling": 1.0}),
         "ties": MethodSpec(ties_merging, True, {**weight, "density": ("density", _same)},
                            renames={"lambda": ("scaling", _same)}, fixed={"convention": "mergekit"},
                            defaults={"density": 1.0}, per_tensor_only={"scope": "tensor"}, checks=density_unit),
