@@ -635,3 +635,20 @@ def test_task_arithmetic_normalize_bad_input():
         task_arithmetic(a, [a, a], weights=[1.0, -1.0], normalize=True)
     with pytest.raises(TypeError, match="normalize must be true or false"):
         task_arithmetic(a, [a], normalize="yes")
+
+
+# --- the README's method table ----------------------------------------------------------------------------------
+
+def test_readme_lists_every_mergekit_method_with_its_status():
+    import re
+    from pathlib import Path
+
+    from mergekit.merge_methods.registry import registered_methods
+
+    from diversa.combine.merge.config import METHODS
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", readme, flags=re.M))
+    assert set(rows) == {m.spec.name for m in registered_methods()}
+    for name, status in rows.items():
+        assert status.strip().startswith("✔") == (name in METHODS), name

@@ -7,8 +7,9 @@ mutates its inputs. :mod:`diversa.combine.merge.engine` applies the same
 functions to safetensors checkpoints one tensor at a time (``diversa merge``).
 
 Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, DELLA, Model
-Breadcrumbs, SCE, the Karcher mean, magnitude pruning, linear interpolation, SLERP, Model Stock, PCB-Merging, Twin-Merging
-and Reversible Model Merging; see each module for its paper.
+Breadcrumbs, SCE, SLERP (and nuslerp, multislerp), the Karcher mean, Model
+Stock, NearSwap, passthrough, magnitude pruning, linear interpolation,
+PCB-Merging, Twin-Merging and Reversible Model Merging; see each module for its paper.
 """
 
 import importlib

@@ -12,9 +12,14 @@ A config names a method, the models and their parameters::
     parameters: {normalize: true}
     dtype: bfloat16
 
-The mergekit methods ``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``
-and ``dare_linear`` keep mergekit's semantics and defaults (per-model
-``weight`` and ``density``, global ``normalize``, ``rescale`` and ``lambda``):
+Every mergekit method but ``arcee_fusion``, ``ram`` and ``ramplus_tl`` is
+here under its mergekit name, with mergekit's parameter names and defaults:
+``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``, ``dare_linear``,
+``breadcrumbs``, ``breadcrumbs_ties``, ``della``, ``della_linear``, ``sce``,
+``model_stock``, ``slerp``, ``nuslerp``, ``multislerp``, ``karcher``,
+``nearswap`` and ``passthrough`` (one model: configs have no ``slices:``).
+The task-arithmetic family keeps per-model ``weight``, ``density``,
+``gamma`` and ``epsilon`` and global ``normalize``, ``rescale`` and ``lambda``:
 TIES and DARE use mergekit's weighted sign election, DARE's ``rescale: true``
 is mergekit's L1-norm rescaling. diversa adds ``magnitude_prune`` and ``pcb``
 (PCB-Merging with per-tensor scope) and accepts, as global parameters, the
