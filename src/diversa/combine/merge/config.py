@@ -144,7 +144,6 @@ class MethodSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     per_tensor_only: Mapping[str, Any] = field(default_factory=dict)
-    scale_argument: str | None = None
     kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     checks: Mapping[str, Callable[[Any], None]] = field(default_factory=dict)
     required: tuple[str, ...] = ()
@@ -163,8 +162,6 @@ class MethodSpec:
         """The YAML types (``number``, ``integer``, ``boolean``, ``string``, ``null``) ``name`` accepts."""
         if name in self.kinds:
             return self.kinds[name]
-        if name == "lambda" and self.scale_argument:
-            return frozenset({"number"})
         if name in self.per_model:
             arg = self.per_model[name][0]
             return _annotation_kinds(self._hints()[arg]) - {"null"}  # one value per model
@@ -357,8 +354,8 @@ class MergeConfig:
         t = self._t(tensor)
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
-            if name in spec.per_model or (name == "lambda" and spec.scale_argument):
-                continue  # a global default of a per-model parameter, or lambda: applied below
+            if name in spec.per_model:
+                continue  # a global default of a per-model parameter: applied below
             value = resolve_value(value, tensor, name, t)
             if value is UNMATCHED:
                 continue  # no filter entry matches this tensor: the method's default, as mergekit
@@ -384,10 +381,6 @@ class MergeConfig:
                 else:
                     values.append(1.0)
             kwargs[arg] = values
-        if spec.scale_argument and "lambda" in self.parameters:
-            lam = resolve_value(self.parameters["lambda"], tensor, "lambda", t)
-            if lam is not UNMATCHED:
-                kwargs[spec.scale_argument] = [float(lam) * v for v in kwargs[spec.scale_argument]]
         kwargs.update(spec.fixed)
         kwargs.update(spec.per_tensor_only)
         return kwargs
@@ -547,9 +540,9 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
         raise ValueError("merge config: parameters must be a mapping")  # noqa: TRY004
     allowed = spec.global_parameters()
     for name, value in params.items():
-        if name not in allowed and not (name == "lambda" and spec.scale_argument):
+        if name not in allowed:
             raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r}; "
-                             f"allowed: {allowed + (['lambda'] if spec.scale_argument else [])}")
+                             f"allowed: {allowed}")
         _check_value(value, name, spec, "parameters.")
     for name in spec.required:
         if name not in params:
