@@ -592,6 +592,7 @@ def test_passthrough(tensors, scale):
     out = api.merge_tensors(tensors[1:2], "passthrough", parameters={"scale": [scale]})
     ours = passthrough([_sd(tensors[1])], 1.0 if scale is None else scale)["w"]
     torch.testing.assert_close(ours, out, atol=0, rtol=0)
+    assert ours.data_ptr() != tensors[1].data_ptr()  # a new tensor, never the input
 
 
 def test_nearswap_and_passthrough_bad_input():
@@ -652,3 +653,34 @@ def test_readme_lists_every_mergekit_method_with_its_status():
     assert set(rows) == {m.spec.name for m in registered_methods()}
     for name, status in rows.items():
         assert status.strip().startswith("✔") == (name in METHODS), name
+
+
+# --- the shared conventions -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["slerp", "nuslerp", "multislerp", "karcher", "model_stock", "breadcrumbs",
+                                    "della", "sce", "nearswap", "passthrough"])
+def test_inputs_untouched_outputs_new_and_in_the_base_dtype(sds, method):
+    from merge_helpers import assert_unchanged, snapshot
+
+    import diversa.combine.merge as dm
+
+    base, models = sds
+    base = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in base.items()}
+    calls = {
+        "slerp": lambda: dm.slerp(base, models[:1], t=0.3),
+        "nuslerp": lambda: dm.nuslerp(base, models[:2]),
+        "multislerp": lambda: dm.multislerp(base, models),
+        "karcher": lambda: dm.karcher_mean([base] + models),
+        "model_stock": lambda: dm.model_stock(base, models),
+        "breadcrumbs": lambda: dm.breadcrumbs_merging(base, models, density=0.5, gamma=0.1, combine="ties"),
+        "della": lambda: dm.della_merging(base, models, density=0.5, random_state=0),
+        "sce": lambda: dm.sce_merging(base, models, select_topk=0.5),
+        "nearswap": lambda: dm.nearswap(base, models[:1], t=0.05),
+        "passthrough": lambda: dm.passthrough([base]),
+    }
+    before = snapshot(base, models)
+    out = calls[method]()
+    assert_unchanged(before, (base, models))
+    assert set(out) == set(base)
+    for key, value in out.items():
+        assert value.dtype == base[key].dtype and value.data_ptr() != base[key].data_ptr(), key

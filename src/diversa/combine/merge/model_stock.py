@@ -25,7 +25,7 @@ __all__ = ["model_stock", "model_stock_tensor"]
 
 def model_stock_tensor(base: torch.Tensor, tensors: Sequence[torch.Tensor], filter_wise: bool = False) -> torch.Tensor:
     """Model Stock of one tensor: ``tensors`` (N >= 2) merged onto ``base`` (float32, ``base``'s shape)."""
-    if isinstance(filter_wise, bool) is False:
+    if not isinstance(filter_wise, bool):
         raise TypeError(f"filter_wise must be true or false, got {filter_wise!r}")
     if isinstance(tensors, torch.Tensor) or len(tensors) < 2:
         raise ValueError("Model Stock needs at least two fine-tuned models besides the base (the angle between "

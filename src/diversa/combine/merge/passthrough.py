@@ -31,5 +31,5 @@ def passthrough(models: Sequence[Mapping[str, torch.Tensor]], scale: float | Seq
         raise ValueError(f"scale must be finite, got {factor}")
     keys = _resolve_keys(None, models, keys)
     model = models[0]
-    merged = {key: _f32(model[key]) * factor if factor != 1.0 else model[key] for key in keys}
+    merged = {key: _f32(model[key]) * factor if factor != 1.0 else model[key].detach().clone() for key in keys}
     return _assemble(model, merged)
