@@ -8,12 +8,14 @@ from diversa.cli.errors import UserError
 
 #: The ``merge_method`` values the engine knows (:data:`diversa.combine.merge.config.METHODS`),
 #: spelled out so that building the parser does not import torch.
-METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "magnitude_prune", "pcb")
+METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties",
+           "della", "della_linear", "sce", "model_stock", "slerp", "nuslerp", "multislerp", "karcher", "nearswap",
+           "passthrough", "magnitude_prune", "pcb")
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
-        "merge", help="merge fine-tuned checkpoints (TIES, DARE, Task Arithmetic, PCB...) from a YAML config",
+        "merge", help="merge fine-tuned checkpoints (TIES, DARE, DELLA, SLERP, Model Stock, ...) from a YAML config",
         description="Merge safetensors checkpoints described by a mergekit-style YAML config "
                     "(merge_method, base_model, models with per-model parameters, parameters, dtype). "
                     f"merge_method is one of: {', '.join(METHODS)}. "
@@ -32,7 +34,7 @@ def add_parser(commands) -> None:
     p.add_argument("--no-copy-files", dest="copy_files", action="store_false",
                    help="do not copy config/tokenizer files from the base model")
     p.add_argument("--seed", type=int, default=None,
-                   help="seed of DARE's random masks when the config sets no random_state (default 0)")
+                   help="seed of DARE's and DELLA's random masks when the config sets no random_state (default 0)")
     p.add_argument("--allow-nan", action="store_true",
                    help="merge models holding NaN or infinite values instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -98,3 +98,19 @@ def test_which_methods_are_chunked():
     assert not chunkable(pcb_merging, {})
     with pytest.raises(ValueError, match="cannot be merged in row chunks"):
         next(merge_rows(pcb_merging, {}, "w", _rows(torch.zeros(2)), [_rows(torch.zeros(2))] * 2, (2,), 1))
+
+
+@pytest.mark.parametrize("method", ["nearswap", "passthrough"])
+def test_elementwise_one_model_methods_in_row_blocks(tensors, method):
+    from diversa.combine.merge import nearswap, passthrough
+
+    base, models = tensors
+    if method == "nearswap":
+        function, kwargs = nearswap, {"t": 0.05}
+        expected = nearswap({"w": base}, [{"w": models[0]}], keys=["w"], **kwargs)["w"]
+    else:
+        function, kwargs = passthrough, {"scale": 0.5}
+        expected = passthrough([{"w": models[0]}], keys=["w"], **kwargs)["w"]
+    assert chunkable(function, kwargs)
+    blocks = list(merge_rows(function, kwargs, "w", _rows(base), [_rows(models[0])], base.shape, 4))
+    assert torch.equal(torch.cat(blocks), expected)

@@ -29,7 +29,8 @@ def test_resolves_per_model_global_and_filters():
 def test_task_arithmetic_lambda_scales_weights_and_dare_density():
     cfg = parse_config({"merge_method": "task_arithmetic", "base_model": "/b",
                         "models": [{"model": "/m1", "parameters": {"weight": 0.5}}], "parameters": {"lambda": 2}})
-    assert cfg.arguments_for("w")["scaling"] == [1.0]
+    kw = cfg.arguments_for("w")
+    assert kw["scaling"] == 2 and kw["weights"] == [0.5] and "normalize" not in kw  # the default, false
     dare = parse_config({"merge_method": "dare_linear", "base_model": "/b",
                          "models": [{"model": "/m1", "parameters": {"density": 0.25}}],
                          "parameters": {"rescale": False}})
@@ -47,7 +48,8 @@ def test_task_arithmetic_lambda_scales_weights_and_dare_density():
     ({"models": []}, "models"),
     ({"models": [{"model": "/b"}]}, "besides the base"),
     ({"extra": 1}, "unknown field"),
-    ({"parameters": {"density": [0.1, 0.2]}}, "gradients"),
+    ({"parameters": {"density": [0.1, 1.5]}}, "density must lie in"),  # a gradient's every value is checked
+    ({"parameters": {"density": []}}, "empty list"),
 ])
 def test_errors(over, match):
     data = _data(**over)
@@ -74,7 +76,8 @@ def test_load_yaml(tmp_path):
     ("model", {"weight": "1.0"}, "models[1].parameters.weight must be a number, got '1.0'"),
     ("model", {"weight": float("nan")}, "weight must be finite"),
     ("model", {"density": [{"filter": "mlp", "value": "high"}]}, "density must be a number, got 'high'"),
-    ("global", {"lambda": [1, "x"]}, "each list entry must be a mapping"),
+    ("global", {"lambda": [1, "x"]}, "parameters.lambda must be a number, got 'x'"),
+    ("global", {"lambda": [1, {"value": 2}]}, "each list entry must be a mapping"),
 ])
 def test_parameter_types_come_from_the_signature(where, value, needle):
     data = _data()

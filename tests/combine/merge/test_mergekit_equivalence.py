@@ -114,9 +114,9 @@ dtype: float32
 """
 
 
-def _llama_zoo(root):
+def _llama_zoo(root, layers=2):
     transformers = pytest.importorskip("transformers")
-    config = transformers.LlamaConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+    config = transformers.LlamaConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=layers,
                                       num_attention_heads=2, num_key_value_heads=2, vocab_size=32,
                                       max_position_embeddings=16, tie_word_embeddings=False)
     torch.manual_seed(0)

@@ -5,8 +5,8 @@ functions when a tensor does not fit its memory budget. Each yields the merged
 tensor as consecutive row blocks, equal to what the method's pure function
 returns on the whole tensor:
 
-* element-wise methods (``weight_average``, ``task_arithmetic``) run their pure
-  function on each block of rows;
+* element-wise methods (``weight_average``, ``task_arithmetic``, NearSwap,
+  passthrough) run their pure function on each block of rows;
 * TIES-Merging (Yadav et al., arXiv:2306.01708) and magnitude pruning need the
   k-th largest magnitude of each task vector over the whole tensor: it is found
   exactly by a two-pass radix selection over the blocks (a histogram of the top
@@ -22,7 +22,9 @@ returns on the whole tensor:
 
 A ``Rows`` reader returns rows ``[start, stop)`` of one input tensor in its
 stored dtype. Methods whose statistics are not separable by rows (PCB-Merging,
-TIES' ``zero_sign="majority"``, the global-RNG DARE) are not chunked:
+TIES' ``zero_sign="majority"``, the global-RNG DARE, and the methods whose
+angles, variances or norms span the tensor: SLERP and its variants, the
+Karcher mean, Model Stock, SCE, DELLA, Model Breadcrumbs) are not chunked:
 :func:`chunkable` says which are.
 """
 
@@ -37,6 +39,8 @@ from diversa.combine.merge.averaging import weight_average
 from diversa.combine.merge.dare import _generator, dare_merging
 from diversa.combine.merge.keys import _f32, _fraction, _weights
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
+from diversa.combine.merge.nearswap import nearswap
+from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import _merge_stacked, ties_merging
 
@@ -44,7 +48,8 @@ __all__ = ["chunkable", "kth_largest", "merge_rows", "working_bytes_per_element"
 
 Rows = Callable[[int, int], torch.Tensor]
 
-_ELEMENTWISE = (weight_average, task_arithmetic)
+_ELEMENTWISE = (weight_average, task_arithmetic, nearswap, passthrough)
+_NO_BASE = (weight_average, passthrough)
 
 
 def chunkable(function: Callable, kwargs: dict) -> bool:
@@ -159,7 +164,7 @@ def merge_rows(function: Callable, kwargs: dict, key: str, base: Rows | None, mo
     if function in _ELEMENTWISE:
         for a, b in blocks:
             model_sds = [{key: read(m, a, b)} for m in models]
-            if function is weight_average:
+            if function in _NO_BASE:
                 chunk = function(model_sds, keys=[key], **kwargs)
             else:
                 chunk = function({key: read(base, a, b)}, model_sds, keys=[key], **kwargs)

@@ -12,9 +12,14 @@ A config names a method, the models and their parameters::
     parameters: {normalize: true}
     dtype: bfloat16
 
-The mergekit methods ``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``
-and ``dare_linear`` keep mergekit's semantics and defaults (per-model
-``weight`` and ``density``, global ``normalize``, ``rescale`` and ``lambda``):
+Every mergekit method but ``arcee_fusion``, ``ram`` and ``ramplus_tl`` is
+here under its mergekit name, with mergekit's parameter names and defaults:
+``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``, ``dare_linear``,
+``breadcrumbs``, ``breadcrumbs_ties``, ``della``, ``della_linear``, ``sce``,
+``model_stock``, ``slerp``, ``nuslerp``, ``multislerp``, ``karcher``,
+``nearswap`` and ``passthrough`` (one model: configs have no ``slices:``).
+The task-arithmetic family keeps per-model ``weight``, ``density``,
+``gamma`` and ``epsilon`` and global ``normalize``, ``rescale`` and ``lambda``:
 TIES and DARE use mergekit's weighted sign election, DARE's ``rescale: true``
 is mergekit's L1-norm rescaling. diversa adds ``magnitude_prune`` and ``pcb``
 (PCB-Merging with per-tensor scope) and accepts, as global parameters, the
@@ -26,7 +31,13 @@ entry whose filter occurs in the tensor name wins; an entry without a filter,
 or with filter ``*``, matches every tensor). As in mergekit, a list none of
 whose entries matches a tensor falls back to the next level for that tensor:
 a model's own setting, then the global ``parameters``, then the method's
-default. Gradients (lists of numbers) are not supported.
+default. A list of numbers is a gradient, as in mergekit: a layer-stack
+tensor of layer i among N (``model.layers.i.``, ``h.i.``, ``layer.i.``,
+``blocks.i.``) takes the list interpolated linearly at ``t = i / (N - 1)``
+(``t = 1`` when N = 1), every other tensor (embeddings, final norm, head) the
+first value, so ``t: [0, 0.5, 1]`` runs from 0 at the first layer to 1 at the
+last; a filter entry's value may itself be a gradient. The engine counts N
+from the checkpoint's tensor names.
 
 Types are checked against the method's signature when the config is parsed:
 ``normalize: "yes"``, ``weight: true`` or ``weight: "1.0"`` are errors naming
@@ -72,13 +83,22 @@ from typing import Any
 import torch
 
 from diversa.combine.merge.averaging import weight_average
+from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
 from diversa.combine.merge.dare import dare_merging
+from diversa.combine.merge.della import della_merging
+from diversa.combine.merge.karcher import karcher_mean
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
+from diversa.combine.merge.model_stock import model_stock
+from diversa.combine.merge.nearswap import nearswap
+from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging
+from diversa.combine.merge.sce import sce_merging
+from diversa.combine.merge.slerp import multislerp, nuslerp, slerp
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import ties_merging
 
-__all__ = ["DTYPES", "METHODS", "MergeConfig", "MethodSpec", "ModelEntry", "load_config", "parse_config"]
+__all__ = ["DTYPES", "METHODS", "MergeConfig", "MethodSpec", "ModelEntry", "count_layers", "gradient_value",
+           "layer_index", "load_config", "parse_config"]
 
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -111,7 +131,10 @@ class MethodSpec:
     ``defaults``: mergekit defaults that differ from the function's;
     ``kinds``: YAML types of a renamed parameter whose transform accepts more
     than the argument's annotation (DARE's ``rescale: true``); ``checks``:
-    value checks of renamed parameters, in the user's terms.
+    value checks of renamed parameters, in the user's terms; ``required``:
+    global parameters a config must set (SLERP's ``t``); ``base_optional``: a
+    method that takes a base merges without one too (its function then gets
+    ``base=None``; nuslerp, multislerp).
     """
 
     function: Callable[..., dict]
@@ -121,9 +144,10 @@ class MethodSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     per_tensor_only: Mapping[str, Any] = field(default_factory=dict)
-    scale_argument: str | None = None
     kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     checks: Mapping[str, Callable[[Any], None]] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    base_optional: bool = False
 
     def function_arguments(self) -> list[str]:
         hidden = {"base", "models", "keys"}
@@ -138,8 +162,6 @@ class MethodSpec:
         """The YAML types (``number``, ``integer``, ``boolean``, ``string``, ``null``) ``name`` accepts."""
         if name in self.kinds:
             return self.kinds[name]
-        if name == "lambda" and self.scale_argument:
-            return frozenset({"number"})
         if name in self.per_model:
             arg = self.per_model[name][0]
             return _annotation_kinds(self._hints()[arg]) - {"null"}  # one value per model
@@ -223,8 +245,8 @@ def _build_methods() -> dict[str, MethodSpec]:
     dare = {"kinds": {"rescale": frozenset({"boolean", "string"})}, "checks": {"density": _density_check(True)}}
     methods = {
         "linear": MethodSpec(weight_average, False, weight),
-        "task_arithmetic": MethodSpec(task_arithmetic, True, {"weight": ("scaling", _same)},
-                                      defaults={"scaling": 1.0}, scale_argument="scaling"),
+        "task_arithmetic": MethodSpec(task_arithmetic, True, weight, renames={"lambda": ("scaling", _same)},
+                                      defaults={"scaling": 1.0}),
         "ties": MethodSpec(ties_merging, True, {**weight, "density": ("density", _same)},
                            renames={"lambda": ("scaling", _same)}, fixed={"convention": "mergekit"},
                            defaults={"density": 1.0}, per_tensor_only={"scope": "tensor"}, checks=density_unit),
@@ -242,6 +264,28 @@ def _build_methods() -> dict[str, MethodSpec]:
     # PCB-Merging with per-tensor scope: quantiles over the whole model cannot be taken one tensor at a time
     methods["pcb"] = MethodSpec(pcb_merging, True, {}, renames={"lambda": ("scaling", _same)},
                                 per_tensor_only={"scope": "tensor"})
+    sparse = {"renames": {"lambda": ("scaling", _same), "rescale": ("rescale", _rescale)},
+              "kinds": {"rescale": frozenset({"boolean", "string"})}, "checks": density_unit}
+    for name, combine in (("breadcrumbs", "task_arithmetic"), ("breadcrumbs_ties", "ties")):
+        methods[name] = MethodSpec(breadcrumbs_merging, True,
+                                   {**weight, "density": ("density", _same), "gamma": ("gamma", _same)},
+                                   fixed={"combine": combine},
+                                   defaults={"density": 1.0, "gamma": 0.01, "rescale": "none", "normalize": False},
+                                   **sparse)
+    for name, combine, normalize in (("della", "ties", True), ("della_linear", "task_arithmetic", False)):
+        methods[name] = MethodSpec(della_merging, True,
+                                   {**weight, "density": ("density", _same), "epsilon": ("epsilon", _same)},
+                                   fixed={"combine": combine},
+                                   defaults={"density": 1.0, "epsilon": 0.15, "rescale": "l1", "normalize": normalize},
+                                   **sparse)
+    methods["slerp"] = MethodSpec(slerp, True, {}, required=("t",))
+    methods["model_stock"] = MethodSpec(model_stock, True, {})
+    methods["karcher"] = MethodSpec(karcher_mean, False, {})
+    methods["nearswap"] = MethodSpec(nearswap, True, {}, required=("t",))
+    methods["passthrough"] = MethodSpec(passthrough, False, {"scale": ("scale", _same)})
+    methods["nuslerp"] = MethodSpec(nuslerp, True, weight, base_optional=True)
+    methods["multislerp"] = MethodSpec(multislerp, True, weight, base_optional=True)
+    methods["sce"] = MethodSpec(sce_merging, True, {}, checks={"select_topk": _density_check(low_open=False)})
     return methods
 
 
@@ -260,6 +304,7 @@ class MergeConfig:
     dtype: str | None = None
     source: Path | None = None
     permute: str | None = None
+    num_layers: int | None = None
 
     @property
     def spec(self) -> MethodSpec:
@@ -275,14 +320,43 @@ class MergeConfig:
             return self.models
         return tuple(m for m in self.models if not _same_path(m.model, self.base_model))
 
+    def layer_t(self, tensor: str) -> float:
+        """The position of ``tensor`` in the layer stack, in [0, 1], at which gradients are read.
+
+        Layer i of ``num_layers`` N gives ``i / (N - 1)`` (1 when N = 1); a
+        tensor outside the stack gives 0, as in mergekit. ``ValueError`` when a
+        layer tensor is met and ``num_layers`` is unknown (the engine sets it).
+        """
+        index = layer_index(tensor)
+        if index is None:
+            return 0.0
+        if self.num_layers is None:
+            raise ValueError(f"tensor {tensor!r}: reading a gradient needs num_layers (the number of layers)")
+        if not 0 <= index < self.num_layers:
+            raise ValueError(f"tensor {tensor!r}: layer {index} is outside the {self.num_layers} layers")
+        return index / (self.num_layers - 1) if self.num_layers > 1 else 1.0
+
+    def _t(self, tensor: str) -> float:
+        """``layer_t`` when some parameter is a gradient, else 0 (no layer count needed)."""
+        return self.layer_t(tensor) if self._has_gradient() else 0.0
+
+    def _has_gradient(self) -> bool:
+        def gradient(value) -> bool:
+            if isinstance(value, list):
+                return any(gradient(e["value"]) if isinstance(e, Mapping) else True for e in value)
+            return False
+        scopes = [self.parameters] + [m.parameters for m in self.models]
+        return any(gradient(v) for scope in scopes for v in scope.values())
+
     def arguments_for(self, tensor: str) -> dict[str, Any]:
-        """The keyword arguments of the merge function for one tensor (parameters resolved by filter)."""
+        """The keyword arguments of the merge function for one tensor (filters and gradients resolved)."""
         spec = self.spec
+        t = self._t(tensor)
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
-            if name in spec.per_model or (name == "lambda" and spec.scale_argument):
-                continue  # a global default of a per-model parameter, or lambda: applied below
-            value = resolve_value(value, tensor, name)
+            if name in spec.per_model:
+                continue  # a global default of a per-model parameter: applied below
+            value = resolve_value(value, tensor, name, t)
             if value is UNMATCHED:
                 continue  # no filter entry matches this tensor: the method's default, as mergekit
             if name in spec.renames:
@@ -297,7 +371,7 @@ class MergeConfig:
                 value = UNMATCHED
                 for scope in (entry.parameters, self.parameters):  # mergekit's precedence
                     if yaml_name in scope:
-                        value = resolve_value(scope[yaml_name], tensor, yaml_name)
+                        value = resolve_value(scope[yaml_name], tensor, yaml_name, t)
                         if value is not UNMATCHED:
                             break
                 if value is not UNMATCHED:
@@ -307,10 +381,6 @@ class MergeConfig:
                 else:
                     values.append(1.0)
             kwargs[arg] = values
-        if spec.scale_argument and "lambda" in self.parameters:
-            lam = resolve_value(self.parameters["lambda"], tensor, "lambda")
-            if lam is not UNMATCHED:
-                kwargs[spec.scale_argument] = [float(lam) * v for v in kwargs[spec.scale_argument]]
         kwargs.update(spec.fixed)
         kwargs.update(spec.per_tensor_only)
         return kwargs
@@ -329,38 +399,80 @@ class _Unmatched:
 UNMATCHED = _Unmatched()
 
 
-def resolve_value(value, tensor: str, name: str):
-    """A parameter's value for one tensor (mergekit's ``filter`` lists resolved).
+def resolve_value(value, tensor: str, name: str, t: float = 0.0):
+    """A parameter's value for one tensor (mergekit's ``filter`` lists and gradients resolved).
 
+    ``t`` in [0, 1] is the tensor's position in the layer stack
+    (:meth:`MergeConfig.layer_t`). A gradient (a list of numbers
+    ``[v_0, ..., v_{m-1}]``) is interpolated linearly at ``t (m - 1)``, as in
+    mergekit; a list of booleans or strings picks entry ``int(t (m - 1))``.
     Returns :data:`UNMATCHED` when no entry of a filter list matches ``tensor``
     (the caller then falls back to the next level, as mergekit does).
     """
     if isinstance(value, list):
-        if all(isinstance(v, Mapping) for v in value):
+        if value and all(isinstance(v, Mapping) for v in value):
             for entry in value:
                 pattern = entry.get("filter")
                 if pattern is None or pattern == "*" or str(pattern) in tensor:
-                    return entry["value"]
+                    return resolve_value(entry["value"], tensor, name, t)
             return UNMATCHED
-        raise ValueError(f"parameter {name!r}: gradients (lists of values) are not supported; "
-                         "use a number or a list of {filter, value} entries")
+        return gradient_value(value, t, name)
     return value
+
+
+def gradient_value(values: Sequence, t: float, name: str = "value"):
+    """A gradient's value at ``t`` in [0, 1]: linear interpolation of numbers, a pick among others."""
+    if not isinstance(values, (list, tuple)) or not values or any(isinstance(v, (list, tuple, Mapping))
+                                                                   for v in values):
+        raise ValueError(f"parameter {name!r}: a gradient must be a non-empty list of scalars, got {values!r}")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
+        raise ValueError(f"parameter {name!r}: the layer position t must lie in [0, 1], got {t!r}")
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if not numeric:
+        return values[int(t * (len(values) - 1))]
+    scaled = t * (len(values) - 1)
+    low = int(scaled)
+    high = min(len(values) - 1, low + 1)
+    frac = scaled - low
+    return (1 - frac) * values[low] + frac * values[high]
+
+
+#: Tensor names of a layer stack: ``model.layers.3.``, ``transformer.h.3.``, ``encoder.layer.3.``, ``blocks.3.``.
+_LAYER = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
+
+
+def layer_index(tensor: str) -> int | None:
+    """The layer index in a tensor name (``model.layers.3.mlp.up_proj.weight`` -> 3), None outside the stack."""
+    match = _LAYER.search(tensor)
+    return int(match.group(1)) if match else None
+
+
+def count_layers(tensors) -> int | None:
+    """The number of layers of a checkpoint from its tensor names (largest index + 1), None without a stack."""
+    indices = [i for i in (layer_index(t) for t in tensors) if i is not None]
+    return max(indices) + 1 if indices else None
 
 
 def _check_value(value, name: str, spec: MethodSpec, where: str) -> None:
     """Check a parameter's value (or each value of its filter list) against the method's signature."""
     label = f"merge config: {where}{name}"
     if isinstance(value, list):
-        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{label}: gradients (lists of values) are not supported; "
-                             "use a number or a list of {filter, value} entries")
+        if not value:
+            raise ValueError(f"{label}: an empty list is neither a gradient nor a filter list")
+        if not any(isinstance(v, Mapping) for v in value):  # a gradient: one value per layer position
+            for v in value:
+                if isinstance(v, (list, Mapping)):
+                    raise ValueError(f"{label}: a gradient must be a list of scalars, got {value!r}")
+                _check_scalar(v, name, spec, label)
+            return
         for entry in value:
             if not isinstance(entry, Mapping) or "value" not in entry or set(entry) - {"filter", "value"}:
                 raise ValueError(f"{label}: each list entry must be a mapping with 'value' "
                                  f"and optionally 'filter', got {entry!r}")
             if entry.get("filter") is not None and not isinstance(entry["filter"], str):
                 raise ValueError(f"{label}: a filter must be a string, got {entry['filter']!r}")
-            _check_scalar(entry["value"], name, spec, label)
+            _check_value(entry["value"], name, spec, where) if isinstance(entry["value"], list) else \
+                _check_scalar(entry["value"], name, spec, label)
         return
     _check_scalar(value, name, spec, label)
 
@@ -421,17 +533,20 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
     base = data.get("base_model")
     if base is not None and not isinstance(base, str):
         raise ValueError(f"merge config: base_model must be a path, got {base!r}")
-    if spec.takes_base and base is None:
+    if spec.takes_base and not spec.base_optional and base is None:
         raise ValueError(f"merge config: merge_method {method!r} needs a base_model")
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):
         raise ValueError("merge config: parameters must be a mapping")  # noqa: TRY004
     allowed = spec.global_parameters()
     for name, value in params.items():
-        if name not in allowed and not (name == "lambda" and spec.scale_argument):
+        if name not in allowed:
             raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r}; "
-                             f"allowed: {allowed + (['lambda'] if spec.scale_argument else [])}")
+                             f"allowed: {allowed}")
         _check_value(value, name, spec, "parameters.")
+    for name in spec.required:
+        if name not in params:
+            raise ValueError(f"merge config: merge_method {method!r} needs parameter {name!r} (under parameters)")
     for field_name in ("dtype", "out_dtype"):
         value = data.get(field_name)
         if value is not None and (not isinstance(value, str) or value not in DTYPES):

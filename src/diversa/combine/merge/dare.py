@@ -45,7 +45,7 @@ from diversa.combine.merge.keys import (
 )
 from diversa.combine.merge.ties import disjoint_merge
 
-__all__ = ["dare", "dare_merging", "dare_tensor"]
+__all__ = ["combine_deltas", "dare", "dare_merging", "dare_tensor", "l1_rescale"]
 
 _RESCALES = ("inverse", "l1", "none")
 
@@ -66,11 +66,38 @@ def dare_tensor(tau: torch.Tensor, density: float, rescale: str = "inverse",
     if rescale == "inverse":
         return masked / density
     if rescale == "l1":
-        before, after = tau.abs().sum(), masked.abs().sum()
-        if before < 1e-7 or after < 1e-7:
-            return masked
-        return masked * (before / after)
+        return l1_rescale(tau, masked)
     return masked
+
+
+def l1_rescale(tau: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+    """``masked * ||tau||_1 / ||masked||_1`` (mergekit's ``rescale: true``), ``masked`` itself when either
+    norm is below 1e-7. Shared by DARE, DELLA and Model Breadcrumbs."""
+    before, after = tau.abs().sum(), masked.abs().sum()
+    if before < 1e-7 or after < 1e-7:
+        return masked
+    return masked * (before / after)
+
+
+def combine_deltas(sparse: Sequence[torch.Tensor], weights: Sequence[float], combine: str, normalize: bool,
+                   sign_method: str = "sum", zero_sign: str = "positive", convention: str = "mergekit",
+                   ) -> torch.Tensor:
+    """The merged delta ``tau_m`` of sparsified task tensors: Task Arithmetic or TIES' disjoint merge.
+
+    ``combine="task_arithmetic"``: ``sum_t w_t tau~_t`` (divided by ``sum_t w_t``
+    when ``normalize``; a sum of about zero raises ``ValueError``).
+    ``combine="ties"``: sign election and disjoint merge
+    (:func:`~diversa.combine.merge.ties.disjoint_merge`). Shared by DARE, DELLA
+    and Model Breadcrumbs, which differ only in how they sparsify.
+    """
+    _choice(combine, "combine", ("task_arithmetic", "ties"))
+    if combine == "ties":
+        return disjoint_merge(sparse, weights, sign_method=sign_method, zero_sign=zero_sign, convention=convention,
+                              normalize=normalize)
+    if normalize and abs(sum(weights)) < 1e-8:
+        raise ValueError(f"weights sum to {sum(weights)}; cannot normalize")
+    tau_m = sum(wt * x for wt, x in zip(weights, sparse))
+    return tau_m / sum(weights) if normalize else tau_m
 
 
 def _generator(random_state, key: str, index: int) -> torch.Generator | None:
@@ -142,12 +169,6 @@ def dare_merging(base: Mapping[str, torch.Tensor], models: Sequence[Mapping[str,
                 dropped.append(tau)
             else:
                 dropped.append(dare_tensor(tau, 1.0 - d, rescale, _generator(random_state, key, t)))
-        if combine == "ties":
-            tau_m = disjoint_merge(dropped, w, sign_method=sign_method, zero_sign=zero_sign, convention=convention,
-                                   normalize=normalize)
-        else:
-            tau_m = sum(wt * x for wt, x in zip(w, dropped))
-            if normalize:
-                tau_m = tau_m / sum(w)
+        tau_m = combine_deltas(dropped, w, combine, normalize, sign_method, zero_sign, convention)
         merged[key] = b + float(scaling) * tau_m
     return _assemble(base, merged)

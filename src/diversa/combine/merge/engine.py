@@ -65,7 +65,7 @@ from pathlib import Path
 import torch
 
 from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_per_element
-from diversa.combine.merge.config import MergeConfig, load_config
+from diversa.combine.merge.config import MergeConfig, count_layers, load_config
 from diversa.combine.merge.keys import check_unmerged
 from diversa.datasets.files import temporary_folder
 
@@ -402,6 +402,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     merge_base = base if spec.takes_base else None
     reference = base if (base is not None and spec.takes_base) else (base or models[0])
     names = {id(c): str(c.path) for c in checkpoints}
+    config = dataclasses.replace(config, num_layers=count_layers(reference.keys))  # for gradients
     layout, merged_keys = _plan(config, reference, models, merge_base, names)
     aligned = ()
     if config.permute is not None:
@@ -530,7 +531,7 @@ def _dry_run(config, merged_keys, n_models: int) -> None:
         if signature in seen:
             continue
         seen.add(signature)
-        base = {key: torch.randn(4, 4, generator=g)}
+        base = {key: torch.randn(4, 4, generator=g)} if config.base_model is not None else None
         models = [{key: torch.randn(4, 4, generator=g)} for _ in range(n_models)]
         _call(config, base, models, key)
 
