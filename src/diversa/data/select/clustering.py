@@ -94,20 +94,21 @@ def nearest_centroid(X, centroids, *, backend: str = "auto", batch_size: int = A
         index.add(np.ascontiguousarray(centroids, dtype=np.float32))
         for start in range(0, X.shape[0], batch_size):
             block = np.ascontiguousarray(X[start:start + batch_size], dtype=np.float32)
-            d2, idx = index.search(block, 1)
+            _, idx = index.search(block, 1)
             labels[start:start + batch_size] = idx[:, 0]
-            dist[start:start + batch_size] = np.sqrt(np.maximum(d2[:, 0], 0.0))
-        return labels, dist
-    c = centroids.astype(np.float64)
-    c_sq = np.einsum("ij,ij->i", c, c)
+    else:
+        c = centroids.astype(np.float64)
+        c_sq = np.einsum("ij,ij->i", c, c)
+        for start in range(0, X.shape[0], batch_size):
+            block = np.asarray(X[start:start + batch_size], dtype=np.float64)
+            # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; the ||x||^2 term does not change the argmin
+            labels[start:start + batch_size] = np.argmin(c_sq[None, :] - 2.0 * (block @ c.T), axis=1)
+    # distances row by row from the difference, in the input's dtype, not from the search's
+    # expansion: each row's value then does not depend on the batch it came in, so shards and
+    # one process rank the rows of a cluster identically (within="closest"/"median")
     for start in range(0, X.shape[0], batch_size):
-        block = np.asarray(X[start:start + batch_size], dtype=np.float64)
-        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; the ||x||^2 term does not change the argmin
-        d2 = c_sq[None, :] - 2.0 * (block @ c.T)
-        best = np.argmin(d2, axis=1)
-        labels[start:start + batch_size] = best
-        x_sq = np.einsum("ij,ij->i", block, block)
-        dist[start:start + batch_size] = np.sqrt(np.maximum(d2[np.arange(best.size), best] + x_sq, 0.0))
+        rows = slice(start, start + batch_size)
+        dist[rows] = np.linalg.norm(X[rows] - centroids[labels[rows]], axis=1)
     return labels, dist
 
 
@@ -125,6 +126,10 @@ class SampledKMeans(BaseEstimator):
         k-means restarts (faiss ``nredo``, scikit-learn ``n_init``); the best inertia is kept.
     max_iter : int
         Lloyd iterations per restart (faiss ``niter``).
+    init : {"k-means++", "random"}
+        Initial centroids: D^2-weighted seeding (scikit-learn's default; faiss's
+        ``KMEANS_PLUS_PLUS``), or rows drawn uniformly (faiss's default, cheaper
+        at large k but prone to merging clusters).
     backend : {"auto", "faiss", "sklearn"}
     batch_size : int
         Rows per block of the nearest-centroid search in :meth:`predict`.
@@ -135,12 +140,13 @@ class SampledKMeans(BaseEstimator):
     the training sample, ``backend_`` (the backend used), ``n_features_in_``.
     """
 
-    def __init__(self, n_clusters=8, *, points_per_centroid=256, n_init=1, max_iter=25, backend="auto",
-                 batch_size=ASSIGN_BATCH_ROWS, random_state=None):
+    def __init__(self, n_clusters=8, *, points_per_centroid=256, n_init=1, max_iter=25, init="k-means++",
+                 backend="auto", batch_size=ASSIGN_BATCH_ROWS, random_state=None):
         self.n_clusters = n_clusters
         self.points_per_centroid = points_per_centroid
         self.n_init = n_init
         self.max_iter = max_iter
+        self.init = init
         self.backend = backend
         self.batch_size = batch_size
         self.random_state = random_state
@@ -153,6 +159,8 @@ class SampledKMeans(BaseEstimator):
         if self.points_per_centroid is not None:
             _positive_int(self.points_per_centroid, "points_per_centroid")
         _positive_int(self.batch_size, "batch_size")
+        if self.init not in ("k-means++", "random"):
+            raise ValueError(f"init must be 'k-means++' or 'random', got {self.init!r}")
         backend = resolve_backend(self.backend)
         X = check_embeddings(X)
         if k > X.shape[0]:
@@ -165,7 +173,11 @@ class SampledKMeans(BaseEstimator):
         if backend == "faiss":
             import faiss
 
+            method = "ClusteringInitMethod_" + ("KMEANS_PLUS_PLUS" if self.init == "k-means++" else "RANDOM")
+            if not hasattr(faiss, method):
+                raise ImportError(f"init={self.init!r} needs faiss-cpu>=1.15: pip install -U 'diversa[scale]'")
             km = faiss.Kmeans(X.shape[1], k, niter=max_iter, nredo=n_init, seed=seed,
+                              init_method=getattr(faiss, method),
                               # the sample is already drawn: stop faiss from subsampling again and
                               # from warning about fewer than 39 rows per centroid
                               max_points_per_centroid=max(sample.shape[0] // k + 1, 1),
@@ -175,7 +187,8 @@ class SampledKMeans(BaseEstimator):
         else:
             from sklearn.cluster import KMeans
 
-            centers = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(
+            centers = KMeans(n_clusters=k, init=self.init, n_init=n_init, max_iter=max_iter,
+                             random_state=seed).fit(
                 sample).cluster_centers_
         self.cluster_centers_ = centers
         self.sample_indices_ = rows

@@ -282,7 +282,9 @@ class KMQSelector(BaseSelector):
         labels, centers = self._clusters(b)
         distances = None
         if self.within in ("closest", "median"):
-            distances = np.linalg.norm(self._X - centers[labels], axis=1)
+            # float64 as in kmq_select, so the median rule ranks float32 pools identically in one
+            # process and from gathered shards
+            distances = np.linalg.norm(self._X - centers[labels], axis=1).astype(np.float64)
         selected, budgets = _kmq_draw(labels, b, n_clusters=centers.shape[0], quality=self.quality_,
                                       distances=distances, allocation=self.allocation, within=self.within,
                                       temperature=self.temperature, rng=rng)
