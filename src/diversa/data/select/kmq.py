@@ -301,7 +301,9 @@ class KMQSelector(BaseSelector):
         :meth:`select_assigned` (or :func:`kmq_select`) selects from the
         gathered labels and qualities, never the embeddings. Needs an int
         ``n_clusters`` (or ``labels=`` at fit), since the default k depends on
-        the budget.
+        the budget. The selector keeps the rows it was fitted on; to label shards
+        in other processes, send them ``cluster_centers_`` alone and call
+        :func:`~diversa.data.select.nearest_centroid` there (the same labels).
         """
         check_is_fitted(self, "n_samples_")
         if not hasattr(self, "cluster_centers_"):
