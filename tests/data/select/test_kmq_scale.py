@@ -107,6 +107,10 @@ def test_fit_on_a_sample_then_assign_the_corpus(blobs):
     assert adjusted_rand_score(truth, whole) == 1.0
     by_shard = np.concatenate([sel.assign(part) for part in np.array_split(X, 3)])
     assert np.array_equal(whole, by_shard)
+    # a worker needs only the centroids, not the selector and its fitted rows
+    centres = sel.cluster_centers_.copy()
+    worker = np.concatenate([nearest_centroid(part, centres, backend="sklearn")[0] for part in np.array_split(X, 3)])
+    assert np.array_equal(worker, whole)
     idx = sel.select_assigned(by_shard, 120, quality=quality)
     assert len(np.unique(idx)) == 120 and np.bincount(truth[idx], minlength=6).tolist() == [20] * 6
 
