@@ -10,6 +10,11 @@ of squared distances to the assigned centroid) over all rows, so a speed-up is
 not bought with a worse clustering. Data: float32 Gaussian blobs around 500
 centres, unit-normalised like sentence embeddings.
 
+Measured once (faiss-cpu 1.15.1, scikit-learn, 2 cores shared with other work,
+so noisy): faiss 149.9 s, scikit-learn 904.4 s (ratio 0.17), inertia 51,289 vs
+51,179 (within 0.3%). Quick mode (20k x 64, k = 200): faiss 2.3 s vs 1.3 s,
+faiss's thread start-up dominates at that size.
+
 Usage: ``python benchmarks/bench_kmeans_scale.py [--quick]`` or ``python -m benchmarks kmeans_scale``.
 """
 
