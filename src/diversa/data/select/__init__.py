@@ -9,6 +9,9 @@ pool) returns row indices, reproducible for a fixed ``random_state``.
   :class:`StratifiedDomainSelector`;
 * k-means quality selection and its iterative refinement (arXiv:2409.11378):
   :class:`KMQSelector`, :class:`IterativeKMQSelector`, :class:`KCenterGreedySelector`;
+  at corpus scale, two-pass: :class:`SampledKMeans` (faiss or scikit-learn k-means on a seeded
+  sample, batched assignment), :meth:`KMQSelector.assign` per shard and :func:`kmq_select` on the
+  gathered (cluster, quality) pairs;
 * orthogonal-dimension selection, ODiS (arXiv:2510.18909): :class:`ODiSSelector`;
 * QuaDMix quality/domain sampling and its parameter search (arXiv:2504.16511):
   :class:`QuaDMixSelector`, :class:`QuaDMixSearch`.
@@ -20,11 +23,13 @@ from diversa.data.select.baselines import (
     StratifiedDomainSelector,
     TopQualitySelector,
 )
+from diversa.data.select.clustering import SampledKMeans, nearest_centroid
 from diversa.data.select.kmq import (
     IterativeKMQSelector,
     KCenterGreedySelector,
     KMQSelector,
     cluster_embeddings,
+    kmq_select,
     update_cluster_weights,
 )
 from diversa.data.select.odis import ODiSSelector, pc_average_select, selection_overlap
@@ -48,11 +53,14 @@ __all__ = [
     "QuaDMixSearch",
     "QuaDMixSelector",
     "RandomSelector",
+    "SampledKMeans",
     "StratifiedDomainSelector",
     "TopQualitySelector",
     "allocate_budget",
     "cluster_embeddings",
     "gumbel_top_k",
+    "kmq_select",
+    "nearest_centroid",
     "pc_average_select",
     "quadmix_sampling_values",
     "realize_counts",

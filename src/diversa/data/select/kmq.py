@@ -28,6 +28,12 @@ Resolutions of the spec (paper vs. released code):
   item get the median cluster score; each round retrains from scratch on the
   cumulative selection (``train_fn`` receives all indices so far); round 1
   draws with kMQ (the paper), ``init="kmeans_random"`` follows the code.
+
+At corpus scale kMQ runs in two passes: k-means is fitted on a seeded sample
+(faiss when installed, scikit-learn otherwise; :mod:`.clustering`), every shard
+is labelled by :meth:`KMQSelector.assign`, and :func:`kmq_select` applies the
+per-cluster quota and the within-cluster draw to the gathered per-row
+(cluster, quality) pairs alone, with the same result as one process.
 """
 
 from __future__ import annotations
@@ -35,24 +41,122 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._base import BaseSelector, allocate_budget, check_vector, gumbel_top_k
+from ._base import BaseSelector, allocate_budget, check_embeddings, check_vector, gumbel_top_k, resolve_budget
+from .clustering import BACKENDS, SampledKMeans, nearest_centroid, resolve_backend
 
 _AUTO_GRID = (8, 16, 32, 64)
 
 
-def cluster_embeddings(X, n_clusters, *, n_init=5, max_iter=300, algorithm="auto", random_state=0):
-    """k-means labels (n,) and centres (k, d) with scikit-learn; ``algorithm="minibatch"`` (or
-    "auto" above 200,000 rows) uses ``MiniBatchKMeans`` for large pools."""
-    if algorithm not in ("auto", "full", "minibatch"):
-        raise ValueError(f"algorithm must be 'auto', 'full' or 'minibatch', got {algorithm!r}")
-    if algorithm == "minibatch" or (algorithm == "auto" and X.shape[0] > 200_000):
+#: Above this many rows ``kmeans_algorithm="auto"`` fits on a sample and assigns in batches.
+FULL_KMEANS_MAX_ROWS = 200_000
+
+
+def cluster_embeddings(X, n_clusters, *, n_init=5, max_iter=300, algorithm="auto", backend="auto",
+                       random_state=0):
+    """k-means labels int64 (n,) and centres (k, d) of the rows of ``X`` (n, d).
+
+    ``algorithm``: ``"full"`` runs scikit-learn's ``KMeans`` on every row;
+    ``"minibatch"`` its ``MiniBatchKMeans``; ``"sample"`` fits on a seeded sample
+    of at most 256 rows per centroid with ``backend`` (``"auto"``: faiss when
+    installed, else scikit-learn; see :mod:`diversa.data.select.clustering`)
+    and assigns every row to its nearest centre in batches. ``"auto"`` is
+    ``"full"`` up to 200,000 rows and ``"sample"`` above (it used
+    ``"minibatch"`` there before the sampled fit existed).
+    """
+    if algorithm not in ("auto", "full", "minibatch", "sample"):
+        raise ValueError(f"algorithm must be 'auto', 'full', 'minibatch' or 'sample', got {algorithm!r}")
+    if algorithm == "auto":
+        algorithm = "sample" if X.shape[0] > FULL_KMEANS_MAX_ROWS else "full"
+    if algorithm == "sample":
+        km = SampledKMeans(n_clusters, n_init=n_init, max_iter=max_iter, backend=backend,
+                           random_state=random_state).fit(X)
+        return km.predict(X), km.cluster_centers_
+    if algorithm == "minibatch":
         km = MiniBatchKMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, batch_size=4096,
                              random_state=random_state).fit(X)
     else:
         km = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=random_state).fit(X)
     return km.labels_.astype(np.int64), km.cluster_centers_
+
+
+def _kmq_draw(labels, b, *, n_clusters, quality, distances, allocation, within, temperature, rng):
+    # the per-cluster quota and the within-cluster draw: the whole selection rule of kMQ, a
+    # function of per-row (cluster, quality[, distance]) alone, so one process and a gather
+    # of per-shard labels give the same subset
+    sizes = np.bincount(labels, minlength=n_clusters)
+    budgets = allocate_budget(sizes, b, allocation)
+    out = []
+    # members of every cluster from one stable sort: O(n log n) instead of O(n k)
+    grouped = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for j in range(n_clusters):
+        take = int(budgets[j])
+        if take == 0:
+            continue
+        members = grouped[starts[j]:starts[j + 1]]
+        if within == "quality":
+            pick = gumbel_top_k(quality[members] / temperature, int(take), rng)
+        elif within == "random":
+            pick = rng.permutation(members.size)[:take]
+        else:
+            dist = distances[members]
+            if within == "median":
+                dist = np.abs(dist - np.median(dist))
+            pick = np.argsort(dist, kind="stable")[:take]
+        out.append(members[pick])
+    return np.concatenate(out).astype(np.int64), budgets
+
+
+def _check_draw_rule(allocation, within, temperature):
+    if allocation not in ("equal", "proportional"):
+        raise ValueError(f"allocation must be 'equal' or 'proportional', got {allocation!r}")
+    if within not in ("quality", "random", "closest", "median"):
+        raise ValueError(f"within must be one of quality, random, closest, median, got {within!r}")
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+
+
+def kmq_select(labels, budget, *, quality=None, n_clusters=None, distances=None, allocation="equal",
+               within="quality", temperature=1.0, random_state=None) -> np.ndarray:
+    """The global step of two-pass kMQ: select ``budget`` rows from their clusters and qualities alone.
+
+    ``labels`` int (n,) cluster of each row (e.g. the concatenated
+    :meth:`KMQSelector.assign` of every shard, in row order), ``quality`` (n,)
+    higher-is-better scores (needed by ``within="quality"``), ``distances`` (n,)
+    distance of each row to its centroid (needed by ``"closest"`` and
+    ``"median"``), ``n_clusters`` k (default ``labels.max() + 1``; pass the
+    number of centroids so empty clusters count as in one process). The rule is
+    the one of :class:`KMQSelector` (arXiv:2409.11378 section 2.1 with the
+    spec's exact-budget allocation), and so is the draw for a given
+    ``random_state``. Returns int64 row indices into the concatenation, by
+    cluster then draw order.
+    """
+    _check_draw_rule(allocation, within, temperature)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array of cluster ids, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be integer cluster ids, got dtype {labels.dtype}")
+    n = labels.size
+    if n_clusters is None:
+        n_clusters = int(labels.max()) + 1
+    elif isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
+        raise ValueError(f"n_clusters must be a positive int, got {n_clusters!r}")
+    if labels.min() < 0 or labels.max() >= n_clusters:
+        raise ValueError(f"labels must lie in 0..{n_clusters - 1} (n_clusters={n_clusters})")
+    quality = check_vector(quality, n, "quality")
+    distances = check_vector(distances, n, "distances")
+    if within == "quality" and quality is None:
+        raise ValueError("within='quality' needs quality scores: pass quality=")
+    if within in ("closest", "median") and distances is None:
+        raise ValueError(f"within={within!r} needs each row's distance to its centroid: pass distances=")
+    b = resolve_budget(budget, n)
+    idx, _ = _kmq_draw(labels.astype(np.int64), b, n_clusters=int(n_clusters), quality=quality,
+                       distances=distances, allocation=allocation, within=within, temperature=temperature,
+                       rng=check_random_state(random_state))
+    return idx
 
 
 class KMQSelector(BaseSelector):
@@ -69,15 +173,32 @@ class KMQSelector(BaseSelector):
         (kM-Closest); median: distance to the centroid nearest the cluster's
         median distance (kM-Median).
     temperature : float
-    kmeans_n_init, kmeans_max_iter, kmeans_algorithm : k-means settings.
+    kmeans_n_init, kmeans_max_iter : k-means settings.
+    kmeans_algorithm : {"auto", "full", "minibatch", "sample"}
+        see :func:`cluster_embeddings`; ``"auto"`` runs scikit-learn's
+        ``KMeans`` on every row up to 200,000 rows and the sampled fit (at most
+        256 rows per centroid) with batched assignment above.
+    kmeans_backend : {"auto", "faiss", "sklearn"}
+        library of the sampled fit and of :meth:`assign` (``"auto"``: faiss
+        when installed, ``pip install 'diversa[scale]'``).
     random_state : int, RandomState or None (seeds k-means and the draws).
 
+    With an int ``n_clusters``, ``fit`` learns ``cluster_centers_`` (k, d).
     After ``select``: ``labels_`` (n,), ``cluster_centers_`` (k, d),
     ``budgets_`` (k,), ``selected_indices_``.
+
+    Two-pass use at corpus scale (arXiv:2409.11378 kMQ with the same rule):
+    ``sel = KMQSelector(k, kmeans_algorithm="sample", random_state=0).fit(sample)``,
+    then ``labels = [sel.assign(shard) for shard in shards]`` in any
+    process, then ``sel.select_assigned(np.concatenate(labels), budget,
+    quality=np.concatenate(qualities))``: only the per-row (cluster, quality)
+    pairs meet, and the subset equals the one-process ``fit(X).select(budget)``
+    when ``sample`` is ``X``.
     """
 
     def __init__(self, n_clusters=None, *, allocation="equal", within="quality", temperature=1.0,
-                 kmeans_n_init=5, kmeans_max_iter=300, kmeans_algorithm="auto", random_state=None):
+                 kmeans_n_init=5, kmeans_max_iter=300, kmeans_algorithm="auto", kmeans_backend="auto",
+                 random_state=None):
         self.n_clusters = n_clusters
         self.allocation = allocation
         self.within = within
@@ -85,17 +206,19 @@ class KMQSelector(BaseSelector):
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_algorithm = kmeans_algorithm
+        self.kmeans_backend = kmeans_backend
         self.random_state = random_state
 
     def fit(self, X, y=None, *, quality=None, domains=None, labels=None):
         """Store the pool ``X`` (n, d); ``labels`` (n,) reuses a precomputed clustering
         (e.g. from faiss) instead of running k-means."""
-        if self.allocation not in ("equal", "proportional"):
-            raise ValueError(f"allocation must be 'equal' or 'proportional', got {self.allocation!r}")
-        if self.within not in ("quality", "random", "closest", "median"):
-            raise ValueError(f"within must be one of quality, random, closest, median, got {self.within!r}")
-        if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {self.temperature!r}")
+        _check_draw_rule(self.allocation, self.within, self.temperature)
+        if self.kmeans_algorithm not in ("auto", "full", "minibatch", "sample"):
+            raise ValueError("kmeans_algorithm must be 'auto', 'full', 'minibatch' or 'sample', "
+                             f"got {self.kmeans_algorithm!r}")
+        if self.kmeans_backend not in BACKENDS:
+            raise ValueError(f"kmeans_backend must be one of {', '.join(BACKENDS)}, got {self.kmeans_backend!r}")
+        resolve_backend(self.kmeans_backend)  # ImportError now, not at select, when faiss is missing
         k = self.n_clusters
         if not (k is None or k == "auto" or (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1)):
             raise ValueError(f"n_clusters must be a positive int, 'auto' or None, got {k!r}")
@@ -113,6 +236,13 @@ class KMQSelector(BaseSelector):
             self._fixed = (lab.astype(np.int64), centers)
         else:
             self._fixed = None
+        for attr in ("cluster_centers_", "labels_", "budgets_", "selected_indices_"):
+            self.__dict__.pop(attr, None)
+        if self._fixed is not None:
+            self.cluster_centers_ = self._fixed[1]
+        elif isinstance(k, (int, np.integer)):
+            # the centroids do not depend on the budget: learn them now, so assign() works
+            self.cluster_centers_ = self._kmeans(int(k))[1]
         return self
 
     def _seed(self):
@@ -142,38 +272,60 @@ class KMQSelector(BaseSelector):
         if k not in self._cache:
             self._cache[k] = cluster_embeddings(self._X, k, n_init=self.kmeans_n_init,
                                                 max_iter=self.kmeans_max_iter,
-                                                algorithm=self.kmeans_algorithm, random_state=self._seed())
+                                                algorithm=self.kmeans_algorithm, backend=self.kmeans_backend,
+                                                random_state=self._seed())
         return self._cache[k]
 
     def _select(self, b):
         check_is_fitted(self, "n_samples_")
         rng = self._rng()
         labels, centers = self._clusters(b)
-        k = centers.shape[0]
-        sizes = np.bincount(labels, minlength=k)
-        budgets = allocate_budget(sizes, b, self.allocation)
-        out = []
-        # members of every cluster from one stable sort: O(n log n) instead of O(n k)
-        grouped = np.argsort(labels, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        for j in range(k):
-            take = int(budgets[j])
-            if take == 0:
-                continue
-            members = grouped[starts[j]:starts[j + 1]]
-            if self.within == "quality":
-                pick = gumbel_top_k(self.quality_[members] / self.temperature, int(take), rng)
-            elif self.within == "random":
-                pick = rng.permutation(members.size)[:take]
-            else:
-                dist = np.linalg.norm(self._X[members] - centers[j], axis=1)
-                if self.within == "median":
-                    dist = np.abs(dist - np.median(dist))
-                pick = np.argsort(dist, kind="stable")[:take]
-            out.append(members[pick])
+        distances = None
+        if self.within in ("closest", "median"):
+            # float64 as in kmq_select, so the median rule ranks float32 pools identically in one
+            # process and from gathered shards
+            distances = np.linalg.norm(self._X - centers[labels], axis=1).astype(np.float64)
+        selected, budgets = _kmq_draw(labels, b, n_clusters=centers.shape[0], quality=self.quality_,
+                                      distances=distances, allocation=self.allocation, within=self.within,
+                                      temperature=self.temperature, rng=rng)
         self.labels_, self.cluster_centers_, self.budgets_ = labels, centers, budgets
-        self.selected_indices_ = np.concatenate(out)
+        self.selected_indices_ = selected
         return self.selected_indices_
+
+    def assign(self, batch, *, return_distance: bool = False):
+        """Cluster of each row of a ``batch`` (m, d) of the corpus: int64 (m,), and with
+        ``return_distance`` the Euclidean distance to its centroid (m,).
+
+        The first pass of two-pass kMQ: ``fit`` learns the centroids on a
+        sample, ``assign`` labels every shard or chunk (in any process), and
+        :meth:`select_assigned` (or :func:`kmq_select`) selects from the
+        gathered labels and qualities, never the embeddings. Needs an int
+        ``n_clusters`` (or ``labels=`` at fit), since the default k depends on
+        the budget. The selector keeps the rows it was fitted on; to label shards
+        in other processes, send them ``cluster_centers_`` alone and call
+        :func:`~diversa.data.select.nearest_centroid` there (the same labels).
+        """
+        check_is_fitted(self, "n_samples_")
+        if not hasattr(self, "cluster_centers_"):
+            raise ValueError("assign needs centroids, learnt at fit only when n_clusters is an int "
+                             f"(or labels= is given); got n_clusters={self.n_clusters!r}")
+        batch = check_embeddings(batch, "batch")
+        if batch.shape[1] != self.n_features_in_:
+            raise ValueError(f"batch has {batch.shape[1]} features but KMQSelector was fitted on "
+                             f"{self.n_features_in_}")
+        labels, dist = nearest_centroid(batch, self.cluster_centers_, backend=self.kmeans_backend)
+        return (labels, dist) if return_distance else labels
+
+    def select_assigned(self, labels, budget, *, quality=None, distances=None) -> np.ndarray:
+        """The global step of two-pass kMQ with this selector's rule and seed: ``budget`` row
+        indices into the concatenated ``labels`` (n,) from :meth:`assign`, given each row's
+        ``quality`` (n,) (or ``distances`` (n,) for ``within="closest"``/``"median"``).
+        Equals ``fit(X).select(budget)`` when ``labels`` are those of ``X``."""
+        check_is_fitted(self, "cluster_centers_")
+        rng = self._rng()
+        return kmq_select(labels, budget, quality=quality, n_clusters=self.cluster_centers_.shape[0],
+                          distances=distances, allocation=self.allocation, within=self.within,
+                          temperature=self.temperature, random_state=rng)
 
 
 class KCenterGreedySelector(BaseSelector):
@@ -255,7 +407,7 @@ class IterativeKMQSelector(KMQSelector):
 
     def __init__(self, train_fn=None, score_fn=None, n_clusters=None, *, n_rounds=3, weight_update="softmax",
                  init="kmq", temperature=1.0, kmeans_n_init=5, kmeans_max_iter=300, kmeans_algorithm="auto",
-                 random_state=None):
+                 kmeans_backend="auto", random_state=None):
         self.train_fn = train_fn
         self.score_fn = score_fn
         self.n_clusters = n_clusters
@@ -266,6 +418,7 @@ class IterativeKMQSelector(KMQSelector):
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_algorithm = kmeans_algorithm
+        self.kmeans_backend = kmeans_backend
         self.random_state = random_state
 
     # the draw rules are fixed by the algorithm, not user parameters
