@@ -1,6 +1,7 @@
 """Random state dicts shared by the merge tests."""
 
 import pytest
+import torch
 from merge_helpers import make_sd
 
 
@@ -13,6 +14,14 @@ def sds():
         delta = make_sd(s, scale=0.1)
         models.append({k: (v + delta[k]) if v.is_floating_point() else v.clone() for k, v in base.items()})
     return base, models
+
+
+@pytest.fixture
+def tensors():
+    """One (12, 7) base tensor and three fine-tuned ones near it (the mergekit equivalence inputs)."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(12, 7, generator=g)
+    return [base] + [base + 0.2 * torch.randn(12, 7, generator=g) for _ in range(3)]
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,11 @@ def make_sd(seed: int, scale: float = 1.0, dtype=torch.float32) -> dict[str, tor
     }
 
 
+def single_tensor_sd(tensor: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A state dict holding one tensor, to call the state-dict merges on bare tensors."""
+    return {"w": tensor}
+
+
 def snapshot(*sds):
     return copy.deepcopy(sds)
 

@@ -16,19 +16,10 @@ import pytest
 import torch
 
 from diversa.combine.merge import dare_merging, task_arithmetic, ties_merging, weight_average
+from merge_helpers import single_tensor_sd
 
 api = pytest.importorskip("mergekit.merge_methods.api")
 
-
-@pytest.fixture
-def tensors():
-    g = torch.Generator().manual_seed(0)
-    base = torch.randn(12, 7, generator=g)
-    return [base] + [base + 0.2 * torch.randn(12, 7, generator=g) for _ in range(3)]
-
-
-def _sd(t):
-    return {"w": t}
 
 
 W = {1: 0.5, 2: 1.0, 3: 1.5}
@@ -46,7 +37,7 @@ def test_ties(tensors, normalize, lam, density):
     dens = density if isinstance(density, list) else [density] * 3
     out = _mergekit(tensors, "ties", weight=W, density=dict(zip(W, dens)), normalize=normalize,
                     **{"lambda": lam})
-    ours = ties_merging(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], density=dens, weights=list(W.values()),
+    ours = ties_merging(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], density=dens, weights=list(W.values()),
                         scaling=lam, normalize=normalize, convention="mergekit")["w"]
     torch.testing.assert_close(ours, out, atol=1e-6, rtol=1e-6)
 
@@ -57,7 +48,7 @@ def test_ties_kept_count_rounding_to_zero(tensors, density):
     out = _mergekit(tensors, "ties", weight=W, density={i: density for i in W})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ours = ties_merging(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], density=density,
+        ours = ties_merging(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], density=density,
                             weights=list(W.values()), convention="mergekit")["w"]
     torch.testing.assert_close(ours, out, atol=1e-6, rtol=1e-6)
     assert bool(caught) == (density > 0)  # keeping one entry where the density asked for none is reported
@@ -73,7 +64,7 @@ def test_dare_with_same_global_seed(tensors, method, combine, rescale, normalize
     out = _mergekit(tensors, method, weight=W, density={1: 0.3, 2: 0.6, 3: 0.9}, rescale=rescale,
                     normalize=normalize, **{"lambda": 1.3})
     torch.manual_seed(4)
-    ours = dare_merging(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], drop_rate=[0.7, 0.4, 0.1], combine=combine,
+    ours = dare_merging(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], drop_rate=[0.7, 0.4, 0.1], combine=combine,
                         weights=list(W.values()), rescale="l1" if rescale else "none", scaling=1.3,
                         normalize=normalize, convention="mergekit")["w"]
     torch.testing.assert_close(ours, out, atol=1e-6, rtol=1e-6)
@@ -82,14 +73,14 @@ def test_dare_with_same_global_seed(tensors, method, combine, rescale, normalize
 @pytest.mark.parametrize("normalize", [True, False])
 def test_linear(tensors, normalize):
     out = api.merge_tensors(tensors, "linear", parameters={"weight": [1.0, 2.0, 3.0, 4.0], "normalize": normalize})
-    ours = weight_average([_sd(t) for t in tensors], [1.0, 2.0, 3.0, 4.0], normalize=normalize)["w"]
+    ours = weight_average([single_tensor_sd(t) for t in tensors], [1.0, 2.0, 3.0, 4.0], normalize=normalize)["w"]
     torch.testing.assert_close(ours, out)
 
 
 @pytest.mark.parametrize("lam", [1.0, 0.6])
 def test_task_arithmetic(tensors, lam):
     out = _mergekit(tensors, "task_arithmetic", weight=W, **{"lambda": lam})
-    ours = task_arithmetic(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], scaling=[lam * w for w in W.values()])["w"]
+    ours = task_arithmetic(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], scaling=[lam * w for w in W.values()])["w"]
     torch.testing.assert_close(ours, out, atol=1e-6, rtol=1e-6)
 
 

@@ -12,21 +12,12 @@ and diversa's engine (per-layer gradients).
 
 import pytest
 import torch
+from merge_helpers import single_tensor_sd
 
 api = pytest.importorskip("mergekit.merge_methods.api")
 
 TOL = {"atol": 1e-6, "rtol": 1e-6}
 
-
-@pytest.fixture
-def tensors():
-    g = torch.Generator().manual_seed(0)
-    base = torch.randn(12, 7, generator=g)
-    return [base] + [base + 0.2 * torch.randn(12, 7, generator=g) for _ in range(3)]
-
-
-def _sd(t):
-    return {"w": t}
 
 
 def _mergekit(tensors, method, base_index=0, **parameters):
@@ -44,7 +35,7 @@ def test_slerp(t, shape):
     a = torch.randn(shape, generator=g)
     b = a + 0.8 * torch.randn(shape, generator=g)
     out = _mergekit([a, b], "slerp", t=t)
-    ours = slerp(_sd(a), [_sd(b)], t=t)["w"]
+    ours = slerp(single_tensor_sd(a), [single_tensor_sd(b)], t=t)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -55,7 +46,7 @@ def test_slerp_degenerate_pairs(other):
     a = torch.randn(6, 5, generator=torch.Generator().manual_seed(2))
     b = {"collinear": 3 * a, "antipodal": -a, "zero": torch.zeros_like(a)}[other]
     out = _mergekit([a, b], "slerp", t=0.3)
-    ours = slerp(_sd(a), [_sd(b)], t=0.3)["w"]
+    ours = slerp(single_tensor_sd(a), [single_tensor_sd(b)], t=0.3)["w"]
     torch.testing.assert_close(ours, out, **TOL)
     assert torch.isfinite(ours).all()
 
@@ -65,13 +56,13 @@ def test_slerp_bad_input():
 
     a = torch.randn(3, 3)
     with pytest.raises(ValueError, match="exactly one model"):
-        slerp(_sd(a), [_sd(a), _sd(a)], t=0.5)
+        slerp(single_tensor_sd(a), [single_tensor_sd(a), single_tensor_sd(a)], t=0.5)
     with pytest.raises(ValueError, match="base"):
-        slerp(None, [_sd(a)], t=0.5)
+        slerp(None, [single_tensor_sd(a)], t=0.5)
     with pytest.raises(ValueError, match="t must be"):
-        slerp(_sd(a), [_sd(a)], t=float("nan"))
+        slerp(single_tensor_sd(a), [single_tensor_sd(a)], t=float("nan"))
     with pytest.raises(ValueError, match="t must be"):
-        slerp(_sd(a), [_sd(a)], t="0.5")
+        slerp(single_tensor_sd(a), [single_tensor_sd(a)], t="0.5")
     with pytest.raises(ValueError, match="dot_threshold"):
         slerp_tensor(0.5, a, a, dot_threshold=2.0)
 
@@ -194,7 +185,7 @@ def test_model_stock(filter_wise, shape, n):
     common = 0.3 * torch.randn(shape, generator=g)  # correlated offsets: cos theta well away from 0
     models = [base + common + 0.2 * torch.randn(shape, generator=g) for _ in range(n)]
     out = _mergekit([base] + models, "model_stock", filter_wise=filter_wise)
-    ours = model_stock(_sd(base), [_sd(m) for m in models], filter_wise=filter_wise)["w"]
+    ours = model_stock(single_tensor_sd(base), [single_tensor_sd(m) for m in models], filter_wise=filter_wise)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -203,12 +194,12 @@ def test_model_stock_singular_and_equal_models_keep_the_base_or_the_model():
 
     base = torch.randn(4, 6, generator=torch.Generator().manual_seed(4))
     d = torch.randn(4, 6, generator=torch.Generator().manual_seed(5))
-    opposite = [_sd(base + d), _sd(base - d)]  # cos = -1, 1 + (N - 1) cos = 0: the base
+    opposite = [single_tensor_sd(base + d), single_tensor_sd(base - d)]  # cos = -1, 1 + (N - 1) cos = 0: the base
     out = _mergekit([base, base + d, base - d], "model_stock")
-    ours = model_stock(_sd(base), opposite)["w"]
+    ours = model_stock(single_tensor_sd(base), opposite)["w"]
     torch.testing.assert_close(ours, out, **TOL)
     torch.testing.assert_close(ours, base)
-    same = model_stock(_sd(base), [_sd(base + d), _sd(base + d)])["w"]  # cos = 1, t = 1: the model
+    same = model_stock(single_tensor_sd(base), [single_tensor_sd(base + d), single_tensor_sd(base + d)])["w"]  # cos = 1, t = 1: the model
     torch.testing.assert_close(same, base + d, **TOL)
 
 
@@ -218,11 +209,11 @@ def test_model_stock_bad_input():
 
     a = torch.randn(3, 3)
     with pytest.raises(ValueError, match="at least two"):
-        model_stock(_sd(a), [_sd(a)])
+        model_stock(single_tensor_sd(a), [single_tensor_sd(a)])
     with pytest.raises(ValueError, match="base"):
-        model_stock(None, [_sd(a), _sd(a)])
+        model_stock(None, [single_tensor_sd(a), single_tensor_sd(a)])
     with pytest.raises(TypeError, match="filter_wise"):
-        model_stock(_sd(a), [_sd(a), _sd(a)], filter_wise="yes")
+        model_stock(single_tensor_sd(a), [single_tensor_sd(a), single_tensor_sd(a)], filter_wise="yes")
     with pytest.raises(ValueError, match="parameters.filter_wise must be true or false"):
         parse_config({"merge_method": "model_stock", "base_model": "/b", "models": [{"model": "/m"}],
                       "parameters": {"filter_wise": 1}})
@@ -243,7 +234,7 @@ def test_breadcrumbs(tensors, method, combine, gamma, normalize, rescale, lam):
     gammas = gamma if isinstance(gamma, list) else [gamma] * 3
     out = _mergekit(tensors, method, weight=W, density=DENSITY, gamma=dict(zip(W, gammas)), normalize=normalize,
                     rescale=rescale, **{"lambda": lam})
-    ours = breadcrumbs_merging(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], density=list(DENSITY.values()),
+    ours = breadcrumbs_merging(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], density=list(DENSITY.values()),
                                gamma=gammas, combine=combine, weights=list(W.values()), normalize=normalize,
                                rescale="l1" if rescale else "none", scaling=lam)["w"]
     torch.testing.assert_close(ours, out, **TOL)
@@ -274,7 +265,7 @@ def test_della_with_same_global_seed(method, combine, normalize, shape, rescale,
     out = _mergekit([base] + models, method, weight=W, density=density, epsilon=epsilon, rescale=rescale,
                     **{"lambda": lam})
     torch.manual_seed(7)
-    ours = della_merging(_sd(base), [_sd(m) for m in models], density=list(density.values()),
+    ours = della_merging(single_tensor_sd(base), [single_tensor_sd(m) for m in models], density=list(density.values()),
                          epsilon=list(epsilon.values()), combine=combine, weights=list(W.values()),
                          normalize=normalize, rescale="l1" if rescale else "none", scaling=lam)["w"]
     torch.testing.assert_close(ours, out, **TOL)
@@ -411,7 +402,7 @@ def test_sce(select_topk, shape):
     base = torch.randn(shape, generator=g)
     models = [base + s * torch.randn(shape, generator=g) for s in (0.1, 0.2, 0.4)]
     out = _mergekit([base] + models, "sce", select_topk=select_topk)
-    ours = sce_merging(_sd(base), [_sd(m) for m in models], select_topk=select_topk)["w"]
+    ours = sce_merging(single_tensor_sd(base), [single_tensor_sd(m) for m in models], select_topk=select_topk)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -453,7 +444,7 @@ def test_karcher(n, max_iter, tol):
     common = torch.randn(8, 9, generator=g)
     models = [common + 0.7 * torch.randn(8, 9, generator=g) for _ in range(n)]
     out = api.merge_tensors(models, "karcher", parameters={"max_iter": max_iter, "tol": tol})
-    ours = karcher_mean([_sd(m) for m in models], max_iter=max_iter, tol=tol)["w"]
+    ours = karcher_mean([single_tensor_sd(m) for m in models], max_iter=max_iter, tol=tol)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -501,7 +492,7 @@ def test_nuslerp(tensors, with_base, row_wise, flatten, weights, shape):
         out = _mergekit([base] + models, "nuslerp", weight={1: weights[0], 2: weights[1]}, **parameters)
     else:
         out = api.merge_tensors(models, "nuslerp", parameters={"weight": weights, **parameters})
-    ours = nuslerp(_sd(base) if with_base else None, [_sd(m) for m in models], weights, row_wise, flatten)["w"]
+    ours = nuslerp(single_tensor_sd(base) if with_base else None, [single_tensor_sd(m) for m in models], weights, row_wise, flatten)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -521,7 +512,7 @@ def test_multislerp(with_base, normalize_weights, n):
     else:
         out = api.merge_tensors(models, "multislerp",
                                 parameters={"weight": weights, "normalize_weights": normalize_weights})
-    ours = multislerp(_sd(base) if with_base else None, [_sd(m) for m in models], weights,
+    ours = multislerp(single_tensor_sd(base) if with_base else None, [single_tensor_sd(m) for m in models], weights,
                       normalize_weights=normalize_weights)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
@@ -574,7 +565,7 @@ def test_nearswap(tensors, t):
     from diversa.combine.merge.nearswap import nearswap
 
     out = _mergekit(tensors[:2], "nearswap", t=t)
-    ours = nearswap(_sd(tensors[0]), [_sd(tensors[1])], t=t)["w"]
+    ours = nearswap(single_tensor_sd(tensors[0]), [single_tensor_sd(tensors[1])], t=t)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 
 
@@ -590,7 +581,7 @@ def test_passthrough(tensors, scale):
     from diversa.combine.merge.passthrough import passthrough
 
     out = api.merge_tensors(tensors[1:2], "passthrough", parameters={"scale": [scale]})
-    ours = passthrough([_sd(tensors[1])], 1.0 if scale is None else scale)["w"]
+    ours = passthrough([single_tensor_sd(tensors[1])], 1.0 if scale is None else scale)["w"]
     torch.testing.assert_close(ours, out, atol=0, rtol=0)
     assert ours.data_ptr() != tensors[1].data_ptr()  # a new tensor, never the input
 
@@ -623,7 +614,7 @@ def test_task_arithmetic_normalize(tensors, normalize, lam):
     from diversa.combine.merge import task_arithmetic
 
     out = _mergekit(tensors, "task_arithmetic", weight=W, normalize=normalize, **{"lambda": lam})
-    ours = task_arithmetic(_sd(tensors[0]), [_sd(t) for t in tensors[1:]], scaling=lam, weights=list(W.values()),
+    ours = task_arithmetic(single_tensor_sd(tensors[0]), [single_tensor_sd(t) for t in tensors[1:]], scaling=lam, weights=list(W.values()),
                            normalize=normalize)["w"]
     torch.testing.assert_close(ours, out, **TOL)
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from diversa.combine.merge.dare import combine_deltas, l1_rescale
+from diversa.combine.merge.dare import check_sparse_merge, combine_deltas, l1_rescale
 from diversa.combine.merge.keys import StateDict, _assemble, _choice, _f32, _fraction, _resolve_keys, _weights
 
 __all__ = ["breadcrumbs_merging", "breadcrumbs_tensor"]
@@ -63,12 +63,8 @@ def breadcrumbs_merging(base: Mapping[str, torch.Tensor], models: Sequence[Mappi
     ``"task_arithmetic"`` (mergekit ``breadcrumbs``) or ``"ties"``
     (``breadcrumbs_ties``).
     """
-    if base is None:
-        raise ValueError("base must be given for Model Breadcrumbs")
-    _choice(combine, "combine", ("task_arithmetic", "ties"))
+    check_sparse_merge(base, combine, scaling, "Model Breadcrumbs")
     _choice(rescale, "rescale", ("l1", "none"))
-    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)):
-        raise TypeError(f"scaling must be a number, got {scaling!r}")
     keys = _resolve_keys(base, models, keys)
     dens = _weights(density, len(models), "density")
     gammas = _weights(gamma, len(models), "gamma")

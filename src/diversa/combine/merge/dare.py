@@ -79,6 +79,15 @@ def l1_rescale(tau: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
     return masked * (before / after)
 
 
+def check_sparse_merge(base, combine: str, scaling, method: str) -> None:
+    """The arguments every sparsify-then-combine merge (DARE, DELLA, Model Breadcrumbs) shares."""
+    if base is None:
+        raise ValueError(f"base must be given for {method}")
+    _choice(combine, "combine", ("task_arithmetic", "ties"))
+    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)):
+        raise TypeError(f"scaling must be a number, got {scaling!r}")
+
+
 def combine_deltas(sparse: Sequence[torch.Tensor], weights: Sequence[float], combine: str, normalize: bool,
                    sign_method: str = "sum", zero_sign: str = "positive", convention: str = "mergekit",
                    ) -> torch.Tensor:
@@ -143,13 +152,9 @@ def dare_merging(base: Mapping[str, torch.Tensor], models: Sequence[Mapping[str,
     linear ones; mergekit's ``dare_linear``/``dare_ties`` do not normalize.
     ``drop_rate`` (removed fraction, in [0, 1)) may be given per model.
     """
-    if base is None:
-        raise ValueError("base must be given for DARE merging")
-    _choice(combine, "combine", ("task_arithmetic", "ties"))
+    check_sparse_merge(base, combine, scaling, "DARE merging")
     _choice(convention, "convention", ("peft", "mergekit"))
     _choice(rescale, "rescale", _RESCALES)
-    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)):
-        raise TypeError(f"scaling must be a number, got {scaling!r}")
     keys = _resolve_keys(base, models, keys)
     drops = _weights(drop_rate, len(models), "drop_rate")
     for d in drops:

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from diversa.combine.merge.dare import _generator, combine_deltas, l1_rescale
+from diversa.combine.merge.dare import _generator, check_sparse_merge, combine_deltas, l1_rescale
 from diversa.combine.merge.keys import StateDict, _assemble, _choice, _f32, _fraction, _resolve_keys, _weights
 
 __all__ = ["della_merging", "della_tensor", "magprune_probabilities"]
@@ -95,12 +95,8 @@ def della_merging(base: Mapping[str, torch.Tensor], models: Sequence[Mapping[str
     ``della`` (``normalize`` true by default), ``"task_arithmetic"`` its
     ``della_linear`` (set ``normalize=False`` for mergekit's default there).
     """
-    if base is None:
-        raise ValueError("base must be given for DELLA")
-    _choice(combine, "combine", ("task_arithmetic", "ties"))
+    check_sparse_merge(base, combine, scaling, "DELLA")
     _choice(rescale, "rescale", _RESCALES)
-    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)):
-        raise TypeError(f"scaling must be a number, got {scaling!r}")
     keys = _resolve_keys(base, models, keys)
     dens = _weights(density, len(models), "density")
     eps = _weights(epsilon, len(models), "epsilon")
