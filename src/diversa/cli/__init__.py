@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "seqpar", "separate")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "merge-lora", "seqpar",
+            "separate")
 
 #: One example per subcommand, shown at the end of its ``--help``.
 EXAMPLES = {
@@ -39,6 +40,7 @@ EXAMPLES = {
     "select": "diversa select data.jsonl --budget 10% --method kmq --quality-field q --out selected.jsonl",
     "resample": "diversa resample data.csv --target label --method smote --out balanced.csv",
     "merge": "diversa merge merge.yaml merged/ --max-shard-size 2GB",
+    "merge-lora": "diversa merge-lora lora_a/ lora_b/ lora_c/ --method ties --density 0.5 --rank 16 --out merged/",
     "seqpar": "diversa seqpar plan lengths.txt --gpus 64 --memory 80GB --json plan.json",
     "separate": "diversa separate song.wav --out stems/ --reference true_stems/",
 }
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
-        importlib.import_module(f"diversa.cli.{name}").add_parser(subparsers)
+        importlib.import_module(f"diversa.cli.{name.replace('-', '_')}").add_parser(subparsers)
         subparsers.choices[name].epilog = f"example:\n  {EXAMPLES[name]}"
     return parser
 

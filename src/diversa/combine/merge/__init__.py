@@ -10,6 +10,7 @@ Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, DELLA, Model
 Breadcrumbs, SCE, SLERP (and nuslerp, multislerp), the Karcher mean, Model
 Stock, NearSwap, passthrough, magnitude pruning, linear interpolation,
 PCB-Merging, Twin-Merging and Reversible Model Merging; see each module for its paper.
+:mod:`~diversa.combine.merge.lora_space` merges PEFT LoRA adapters in LoRA space with them.
 """
 
 import importlib
@@ -36,16 +37,17 @@ from diversa.combine.merge.ties import disjoint_merge, elect_sign, magnitude_tri
 
 #: Loaded on first use, so that the streaming engine does not pay for
 #: scikit-learn (Twin-Merging's estimator base class).
-_LAZY = {"TwinMerging": "twin", "compress_svd": "twin"}
+_LAZY = {"TwinMerging": "twin", "compress_svd": "twin", "merge_lora": "lora_space",
+         "save_merged_adapter": "lora_space"}
 
 __all__ = [
     "RMMBasis", "StateDict", "TwinMerging", "add_task_vector", "breadcrumbs_merging", "breadcrumbs_tensor",
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
     "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
     "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
-    "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
+    "merge_keys", "merge_lora", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
     "nearswap_tensor", "normalized_accuracy", "nuslerp", "nuslerp_tensor", "passthrough", "pcb_merging",
-    "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
+    "pcb_scores", "rmm_fit", "save_merged_adapter", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
     "storage_ratio", "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
 ]
 
