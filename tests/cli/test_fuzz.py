@@ -236,6 +236,35 @@ def _merge(config_text, *, out="out", extra=()):
     return build
 
 
+def _lora_adapters(mutate=None):
+    """Two PEFT adapter folders ``l0`` and ``l1`` (r=2 on modules ``a`` and ``b``); ``mutate(i, config,
+    tensors)`` alters adapter i before it is written."""
+    import torch
+    from safetensors.torch import save_file
+
+    for i in range(2):
+        config = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["a", "b"],
+                  "base_model_name_or_path": "base"}
+        tensors = {f"base_model.model.{m}.lora_{x}.weight": torch.randn(shape)
+                   for m in ("a", "b") for x, shape in (("A", (2, 5)), ("B", (4, 2)))}
+        if mutate is not None:
+            mutate(i, config, tensors)
+        os.mkdir(f"l{i}")
+        Path(f"l{i}/adapter_config.json").write_text(json.dumps(config))
+        save_file(tensors, f"l{i}/adapter_model.safetensors")
+
+
+def _merge_lora(*extra, mutate=None, out="lm"):
+    def build():
+        _lora_adapters(mutate)
+        return ["merge-lora", "l0", "l1", "--out", out, *extra]
+    return build
+
+
+def _second(change):
+    return lambda i, config, tensors: change(config, tensors) if i == 1 else None
+
+
 def _safetensors_with_header(header, data=b"\0" * 24):
     def content():
         encoded = json.dumps(header).encode()
@@ -377,6 +406,24 @@ CATALOGUE = {
         "seed-contradicts-config": _merge(MERGE_CONFIG.replace("parameters: {lambda: 1.0}",
                                                                "parameters: {lambda: 1.0, random_state: 3}"),
                                           extra=("--seed", "4")),
+    },
+    "merge-lora": {
+        "adapter-missing": lambda: ["merge-lora", "absent", "--out", "lm"],
+        "not-an-adapter": lambda: ["merge-lora", "sub", "--out", "lm"],
+        "rank-zero": _merge_lora("--rank", "0"),
+        "alpha-negative": _merge_lora("--alpha", "-1"),
+        "weights-count": _merge_lora("--weights", "1"),
+        "density-above-one": _merge_lora("--method", "ties", "--density", "1.5"),
+        "lowrank-for-ties": _merge_lora("--method", "ties", "--path", "lowrank"),
+        "other-base": _merge_lora(mutate=_second(lambda c, t: c.update(base_model_name_or_path="other"))),
+        "other-targets": _merge_lora(mutate=_second(lambda c, t: [t.pop(k) for k in list(t) if ".b." in k])),
+        "other-shapes": _merge_lora(mutate=_second(lambda c, t: t.update(
+            {k: v.new_zeros(6, 2) for k, v in list(t.items()) if "lora_B" in k}))),
+        "rank-mismatch": _merge_lora(mutate=_second(lambda c, t: c.update(r=3))),
+        "not-lora": _merge_lora(mutate=_second(lambda c, t: c.update(peft_type="IA3"))),
+        "out-is-input": _merge_lora("--overwrite", out="l0"),
+        "out-exists": lambda: (os.mkdir("lm"), Path("lm/adapter_model.safetensors").write_text("keep"),
+                               _merge_lora()())[2],
     },
     "seqpar": {
         "missing": lambda: ["seqpar", "plan", "missing.txt"],

@@ -36,7 +36,7 @@ from diversa.combine.merge.task_vectors import add_task_vector, task_vectors
 from diversa.combine.merge.ties import disjoint_merge, elect_sign, magnitude_trim, ties_merging, ties_tensor
 
 #: Loaded on first use, so that the streaming engine does not pay for
-#: scikit-learn (Twin-Merging's estimator base class).
+#: scikit-learn (Twin-Merging's estimator base class) or the LoRA layers.
 _LAZY = {"TwinMerging": "twin", "compress_svd": "twin", "merge_lora": "lora_space",
          "save_merged_adapter": "lora_space"}
 
@@ -45,10 +45,11 @@ __all__ = [
     "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
     "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
     "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
-    "merge_keys", "merge_lora", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
+    "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
     "nearswap_tensor", "normalized_accuracy", "nuslerp", "nuslerp_tensor", "passthrough", "pcb_merging",
-    "pcb_scores", "rmm_fit", "save_merged_adapter", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
+    "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
     "storage_ratio", "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
+    "merge_lora", "save_merged_adapter",  # LoRA-space merging (loaded on first use)
 ]
 
 

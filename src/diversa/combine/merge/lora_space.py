@@ -155,32 +155,42 @@ def _positive_int(value, name: str) -> int:
     return value
 
 
-def _read(adapters) -> list[PeftAdapter]:
+def _read(adapters) -> tuple[list[PeftAdapter], list[str]]:
+    """The adapters and the names errors call them by (their folder, else their index)."""
     if isinstance(adapters, (str, os.PathLike, PeftAdapter)) or len(adapters) == 0:
         raise ValueError("adapters must be a non-empty sequence of adapter folders or PeftAdapter objects")
-    return [a if isinstance(a, PeftAdapter) else read_adapter(a) for a in adapters]
+    read = [a if isinstance(a, PeftAdapter) else read_adapter(a) for a in adapters]
+    labels = [f"adapters[{i}]" if isinstance(a, PeftAdapter) else f"adapter {str(a)!r}" for i, a in enumerate(adapters)]
+    return read, labels
 
 
-def _check_compatible(adapters: Sequence[PeftAdapter], deltas: Sequence[dict]) -> None:
+def _labelled_deltas(adapter: PeftAdapter, label: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    try:
+        return adapter_deltas(adapter)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from None
+
+
+def _check_compatible(adapters: Sequence[PeftAdapter], deltas: Sequence[dict], labels: Sequence[str]) -> None:
     """One base model: the same base_model_name_or_path (where given), modules and update shapes."""
-    named = [(i, a.config.get("base_model_name_or_path")) for i, a in enumerate(adapters)]
-    named = [(i, n) for i, n in named if n]
-    for i, name in named[1:]:
+    named = [(label, a.config.get("base_model_name_or_path")) for label, a in zip(labels, adapters)]
+    named = [(label, n) for label, n in named if n]
+    for label, name in named[1:]:
         if name != named[0][1]:
-            raise ValueError(f"adapters[{i}] has base_model_name_or_path {name!r} but adapters[{named[0][0]}] has "
+            raise ValueError(f"{label} has base_model_name_or_path {name!r} but {named[0][0]} has "
                              f"{named[0][1]!r}; LoRA adapters merge only on one base model")
     modules = set(deltas[0])
-    for i, d in enumerate(deltas[1:], start=1):
+    for label, d in zip(labels[1:], deltas[1:]):
         if set(d) != modules:
             extra = sorted(set(d) ^ modules)[0]
-            raise ValueError(f"adapters[{i}] and adapters[0] adapt different target_modules (e.g. {extra!r} is in "
-                             "only one of them); merge adapters of the same modules")
+            raise ValueError(f"{label} and {labels[0]} adapt different target_modules ({extra!r} is in only one "
+                             "of them); merge adapters of the same modules")
         for module in sorted(modules):
-            shape, first = (d[module][0].shape[0], d[module][1].shape[1]), (deltas[0][module][0].shape[0],
-                                                                             deltas[0][module][1].shape[1])
+            shape = (d[module][0].shape[0], d[module][1].shape[1])
+            first = (deltas[0][module][0].shape[0], deltas[0][module][1].shape[1])
             if shape != first:
-                raise ValueError(f"adapters[{i}] module {module!r} updates a weight of shape {shape} but adapters[0]"
-                                 f" one of shape {first}: the adapters are for different base models")
+                raise ValueError(f"{label} updates {module!r} with shape {shape} but {labels[0]} with shape {first}:"
+                                 " the adapters are for different base models")
 
 
 def _method(method: str, params: Mapping) -> tuple[Callable[..., dict], dict]:
@@ -240,9 +250,9 @@ def merge_lora(adapters: Sequence, method: str = "task_arithmetic", rank: int | 
     if path == "lowrank" and method not in _LINEAR:
         raise ValueError(f"path='lowrank' needs a linear method ({', '.join(_LINEAR)}); {method!r} acts on the "
                          "full delta (use path='full' or 'auto')")
-    read = _read(adapters)
-    deltas = [adapter_deltas(a) for a in read]
-    _check_compatible(read, deltas)
+    read, labels = _read(adapters)
+    deltas = [_labelled_deltas(a, label) for a, label in zip(read, labels)]
+    _check_compatible(read, deltas, labels)
     use_lowrank = method in _LINEAR and path != "full"
     if rank is None:
         rank = max(sum(d[m][1].shape[0] for d in deltas) for m in deltas[0])
