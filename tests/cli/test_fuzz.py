@@ -419,6 +419,8 @@ CATALOGUE = {
         "other-targets": _merge_lora(mutate=_second(lambda c, t: [t.pop(k) for k in list(t) if ".b." in k])),
         "other-shapes": _merge_lora(mutate=_second(lambda c, t: t.update(
             {k: v.new_zeros(6, 2) for k, v in list(t.items()) if "lora_B" in k}))),
+        "nan-weights": _merge_lora(mutate=_second(lambda c, t: t["base_model.model.b.lora_A.weight"].fill_(
+            float("nan")))),
         "rank-mismatch": _merge_lora(mutate=_second(lambda c, t: c.update(r=3))),
         "not-lora": _merge_lora(mutate=_second(lambda c, t: c.update(peft_type="IA3"))),
         "out-is-input": _merge_lora("--overwrite", out="l0"),

@@ -166,9 +166,13 @@ def _read(adapters) -> tuple[list[PeftAdapter], list[str]]:
 
 def _labelled_deltas(adapter: PeftAdapter, label: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     try:
-        return adapter_deltas(adapter)
+        deltas = adapter_deltas(adapter)
     except ValueError as exc:
         raise ValueError(f"{label}: {exc}") from None
+    for module, (B, A) in deltas.items():
+        if not (torch.isfinite(B).all() and torch.isfinite(A).all()):
+            raise ValueError(f"{label}: module {module!r} holds NaN or infinite LoRA weights")
+    return deltas
 
 
 def _check_compatible(adapters: Sequence[PeftAdapter], deltas: Sequence[dict], labels: Sequence[str]) -> None:
