@@ -136,6 +136,33 @@ def test_task_arithmetic_with_the_sum_of_ranks_is_exact_on_both_paths(zoo, delta
         assert relative(update(full, module), update(lowrank, module)) < 1e-5
 
 
+
+@pytest.mark.parametrize("method, params", [
+    ("linear", {"weights": [1.0, 1.0, 2.0]}),
+    ("dare", {"drop_rate": 0.5, "combine": "ties", "random_state": 3}),
+    ("della", {"density": 0.5, "random_state": 3}),
+    ("breadcrumbs", {"density": 0.6, "gamma": 0.05}),
+    ("magnitude_prune", {"density": 0.3}),
+    ("sce", {"select_topk": 0.5}),
+    ("pcb", {"pcb_ratio": 0.3, "scope": "tensor"}),
+])
+def test_every_method_at_full_rank_is_its_function_on_the_full_deltas(zoo, deltas, method, params):
+    # Fails if a method's parameters, random streams or zero base were not the full-weight function's.
+    from diversa.combine.merge.lora_space import LORA_METHODS
+
+    function, _ = LORA_METHODS[method]
+    merged = merge_lora(zoo["adapters"], method, rank=32, path="full", **params)
+    zero = {m: torch.zeros_like(d) for m, d in deltas[0].items()}
+    expected = function(deltas, **params) if method == "linear" else function(zero, deltas, **params)
+    assert merged.total_error < 1e-5
+    for module in zero:
+        assert relative(update(merged, module), expected[module]) < 1e-5, module
+    if method == "linear":  # and the low-rank path reads the same coefficients off the function
+        lowrank = merge_lora(zoo["adapters"], method, **params)
+        assert lowrank.path == "lowrank"
+        for module in zero:
+            assert relative(update(lowrank, module), expected[module]) < 1e-6
+
 def test_lowrank_svd_gives_the_singular_values_of_the_product():
     torch.manual_seed(0)
     B, A = torch.randn(40, 7, dtype=torch.float64), torch.randn(7, 30, dtype=torch.float64)
