@@ -426,6 +426,7 @@ CATALOGUE = {
         "out-is-input": _merge_lora("--overwrite", out="l0"),
         "out-exists": lambda: (os.mkdir("lm"), Path("lm/adapter_model.safetensors").write_text("keep"),
                                _merge_lora()())[2],
+        "out-not-empty": lambda: (os.mkdir("lm"), Path("lm/notes.txt").write_text("keep"), _merge_lora()())[2],
     },
     "seqpar": {
         "missing": lambda: ["seqpar", "plan", "missing.txt"],

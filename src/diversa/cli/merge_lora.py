@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_output_folder
@@ -21,7 +22,7 @@ def add_parser(commands) -> None:
                     "one LoRA adapter of rank --rank by an exact SVD. The relative Frobenius truncation error "
                     "is reported (0 when the rank suffices). The output folder appears only when complete.")
     p.add_argument("adapters", metavar="ADAPTER", nargs="+", help="PEFT adapter folders (adapter_config.json)")
-    p.add_argument("--out", required=True, help="output adapter folder (must not exist or be empty)")
+    p.add_argument("--out", required=True, help="output adapter folder (must not exist or be empty; --overwrite replaces it whole)")
     p.add_argument("--method", choices=METHODS, default="task_arithmetic", help="merge method")
     p.add_argument("--rank", type=int, default=None,
                    help="output rank (default: the sum of the input ranks, exact for linear merges)")
@@ -65,6 +66,9 @@ def run(args) -> int:
 
     check_output_folder(args.out, argument="--out", files=(CONFIG_NAME, WEIGHTS_NAME),
                         inputs=[("ADAPTER", a) for a in args.adapters], overwrite=args.overwrite)
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise UserError(f"--out {args.out!r} exists and is not empty; pass --overwrite to replace it")
     params = _params(args)
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 100)
     show = not args.quiet and sys.stderr.isatty()
