@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "seqpar", "separate")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "moe", "seqpar", "separate")
 
 #: One example per subcommand, shown at the end of its ``--help``.
 EXAMPLES = {
@@ -39,6 +39,7 @@ EXAMPLES = {
     "select": "diversa select data.jsonl --budget 10% --method kmq --quality-field q --out selected.jsonl",
     "resample": "diversa resample data.csv --target label --method smote --out balanced.csv",
     "merge": "diversa merge merge.yaml merged/ --max-shard-size 2GB",
+    "moe": "diversa moe moe.yml --out moe/ --seed 0",
     "seqpar": "diversa seqpar plan lengths.txt --gpus 64 --memory 80GB --json plan.json",
     "separate": "diversa separate song.wav --out stems/ --reference true_stems/",
 }
