@@ -137,6 +137,7 @@ def assemble_moe(config, *, seed: int = 0, progress: Progress | None = None) -> 
     ``seed``: the seed of ``gate_mode: random``. ``progress(done, total,
     what)`` is called as router rows and tensors are made.
     """
+    _check_seed(seed)
     plan = _Plan(_as_config(config))
     router = _router_weights(plan, seed=seed, progress=progress)
     state_dict = dict(plan.tensors(router, progress))
@@ -157,6 +158,7 @@ def write_moe(config, out_dir, *, seed: int = 0, overwrite: bool = False, max_sh
     from diversa.datasets.files import temporary_folder
 
     config = _as_config(config)
+    _check_seed(seed)
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir, overwrite, config.model_paths)
     max_bytes = parse_size(max_shard_size)
@@ -188,8 +190,16 @@ def _router_weights(plan: _Plan, *, seed: int = 0, progress: Progress | None = N
         return cheap_embed_router(plan.base.read("model.embed_tokens.weight"), tokenizer, config.experts,
                                   plan.n_layers, progress)
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
-    model = AutoModelForCausalLM.from_pretrained(config.base_model, dtype=torch.float32)
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # our caller reports progress
+    try:
+        model = AutoModelForCausalLM.from_pretrained(config.base_model,
+                                                     dtype=plan.base.entries["model.embed_tokens.weight"].dtype)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
     return hidden_state_router(model, tokenizer, config.experts, progress)
 
 
@@ -223,6 +233,11 @@ def _as_config(config) -> MoEAssemblyConfig:
     raise TypeError(f"config must be a path, a mapping or a MoEAssemblyConfig, got {type(config).__name__}")
 
 
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+
+
 def _dense_config(path: Path, key: str):
     from transformers import AutoConfig
 
@@ -236,7 +251,11 @@ def _dense_config(path: Path, key: str):
     if model_type not in _DENSE_TYPES:
         raise ValueError(f"moe config: {key}: {str(path)!r} is a {model_type!r} model; Mixtral experts come from "
                          f"dense {' or '.join(_DENSE_TYPES)} models")
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"moe config: {key}: {str(file)!r} cannot be read as a {model_type} config: "
+                         f"{' '.join(str(exc).split())}") from None
     for flag in ("attention_bias", "mlp_bias"):
         if getattr(config, flag, False):
             raise ValueError(f"moe config: {key}: {str(path)!r} sets {flag}: true; Mixtral has no biases")
@@ -300,15 +319,15 @@ def _tokenizer(path: Path):
 def _check_out_dir(out_dir: Path, overwrite: bool, inputs) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} exists and is not a folder")
+            raise ValueError(f"output folder {str(out_dir)!r} exists and is not a folder")
         if any(out_dir.iterdir()) and not overwrite:
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} exists and is not empty (pass overwrite=True / "
+            raise ValueError(f"output folder {str(out_dir)!r} exists and is not empty (pass overwrite=True / "
                              "--overwrite to replace it)")
     out = out_dir.resolve()
     for path in inputs:
         model = Path(path).resolve()
         if out == model or model in out.parents or out in model.parents:
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} is, holds or lies inside the input model {str(path)!r}")
+            raise ValueError(f"output folder {str(out_dir)!r} is, holds or lies inside the input model {str(path)!r}")
 
 
 def _write_shards(tensors: Iterator[tuple[str, torch.Tensor]], folder: Path, max_bytes: int):

@@ -8,8 +8,9 @@ in the residual stream that the expert's example prompts point to:
 * ``hidden``: the hidden state entering layer l at the last token of each
   positive prompt, averaged over the prompts, minus the same average over the
   negative prompts, scaled to unit length. The prompts run through the base
-  model in float32 one at a time (mergekit batches them in bfloat16 with left
-  padding; the directions agree to bfloat16 precision).
+  model one at a time, in the dtype its weights are stored in, and the rows
+  are computed in float32 (mergekit batches the prompts with left padding and
+  always runs in bfloat16; the directions agree to bfloat16 precision).
 * ``cheap_embed``: the sum of the input embeddings of every token of the
   positive prompts, scaled to unit length, minus the same for the negative
   prompts and rescaled; the same row at every layer (no forward pass).
