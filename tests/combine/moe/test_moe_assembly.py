@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 from tiny_llamas import VOCAB, fine_tune_mlps, read_json, write_family, write_llama
 
 from diversa import cli
+from diversa.combine.moe import read_experts
 from diversa.combine.moe.assemble import assemble_moe, write_moe
 from diversa.combine.moe.assembly_config import load_moe_config, parse_moe_config
 from diversa.combine.moe.router_init import random_router, unit_rows
@@ -75,12 +76,27 @@ def test_routing_every_token_to_one_expert_reproduces_that_dense_model(models, t
     assert (logits(moe) - logits(other)).abs().max() > 1e-2  # the experts really differ
 
 
+def test_the_expert_merging_tools_read_each_expert_as_its_dense_mlp(models, tmp_path, one_thread):
+    # The assembled layers are what diversa's MC-SMoE / Sub-MoE compressors read next.
+    folder, _ = models
+    write_moe(moe_config(folder), tmp_path / "moe")
+    moe = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "moe")
+    x = torch.randn(5, 32)
+    for e, name in enumerate(("math", "code", "chat")):
+        dense = transformers.AutoModelForCausalLM.from_pretrained(folder / name)
+        for layer in range(2):
+            with torch.no_grad():
+                expected = dense.model.layers[layer].mlp(x)
+            torch.testing.assert_close(read_experts(moe.model.layers[layer].mlp).expert_forward(e, x), expected)
+
+
 def test_expert_tensors_are_the_dense_mlps(models):
     folder, family = models
     sd = assemble_moe(moe_config(folder)).state_dict
     for e, name in enumerate(("math", "code", "chat")):
         for layer in range(2):
-            mlp = {p: family[name][f"model.layers.{layer}.mlp.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")}
+            mlp = {p: family[name][f"model.layers.{layer}.mlp.{p}.weight"]
+                   for p in ("gate_proj", "up_proj", "down_proj")}
             prefix = f"model.layers.{layer}.mlp.experts"
             assert torch.equal(sd[f"{prefix}.gate_up_proj"][e], torch.cat([mlp["gate_proj"], mlp["up_proj"]]))
             assert torch.equal(sd[f"{prefix}.down_proj"][e], mlp["down_proj"])

@@ -60,7 +60,8 @@ def test_same_tensors_and_config_as_mergekit_moe(folder, tmp_path, gate_mode, ro
         assert ours[key].dtype == tensor.dtype and ours[key].shape == tensor.shape, key
         atol = router_atol if key.endswith("mlp.gate.weight") else 0.0
         torch.testing.assert_close(ours[key], tensor, rtol=0, atol=atol, msg=key)
-    their_cfg, our_cfg = read_json(tmp_path / "mergekit" / "config.json"), read_json(tmp_path / "diversa" / "config.json")
+    their_cfg = read_json(tmp_path / "mergekit" / "config.json")
+    our_cfg = read_json(tmp_path / "diversa" / "config.json")
     assert {f: our_cfg.get(f) for f in FIELDS} == {f: their_cfg.get(f) for f in FIELDS}
     assert our_cfg["model_type"] == their_cfg["model_type"] == "mixtral"
 
