@@ -206,6 +206,19 @@ def test_bad_input_is_one_error_naming_the_key_and_writes_nothing(models, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yml"]
 
 
+def test_a_base_with_tied_embeddings_gives_a_tied_mixtral(models, tmp_path, one_thread):
+    folder, family = models
+    tied = write_llama(tmp_path / "tied", seed=3, tie_word_embeddings=True)
+    assert "lm_head.weight" not in load_file(tmp_path / "tied" / "model.safetensors")
+    config = moe_config(folder)
+    config["base_model"] = str(tmp_path / "tied")
+    write_moe(config, tmp_path / "moe")
+    assert "lm_head.weight" not in load_file(tmp_path / "moe" / "model.safetensors")
+    model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "moe")
+    assert model.config.tie_word_embeddings
+    assert torch.equal(model.lm_head.weight, tied["model.embed_tokens.weight"])
+
+
 def test_output_folder_that_is_an_input_or_not_empty_is_refused(models, tmp_path):
     folder, _ = models
     with pytest.raises(ValueError, match="input model"):

@@ -26,13 +26,13 @@ def write_tokenizer(path):
     fast.save_pretrained(path)
 
 
-def llama_config(intermediate_size=64, model_type="llama"):
+def llama_config(intermediate_size=64, model_type="llama", **extra):
     import transformers
 
     cls = transformers.MistralConfig if model_type == "mistral" else transformers.LlamaConfig
     return cls(vocab_size=len(VOCAB), hidden_size=32, intermediate_size=intermediate_size, num_hidden_layers=2,
                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, bos_token_id=VOCAB["<s>"],
-               eos_token_id=VOCAB["</s>"], pad_token_id=VOCAB["<pad>"], dtype="float32")
+               eos_token_id=VOCAB["</s>"], pad_token_id=VOCAB["<pad>"], dtype="float32", **extra)
 
 
 def write_llama(path, state_dict=None, seed=0, **config_kw):
