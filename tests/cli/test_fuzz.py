@@ -281,6 +281,26 @@ def _merge_with_file(content):
     return build
 
 
+MOE_CONFIG = """base_model: ./base
+gate_mode: random
+experts:
+  - source_model: ./m1
+  - source_model: ./m2
+"""
+
+
+def _moe(config_text=MOE_CONFIG, *, out="out", extra=(), model_config=None):
+    """``diversa moe`` on model folders holding only ``config.json`` (``model_config``) or nothing."""
+    def build():
+        for name in ("base", "m1", "m2"):
+            os.mkdir(name)
+            if model_config is not None:
+                Path(name, "config.json").write_text(model_config)
+        Path("moe.yml").write_text(config_text)
+        return ["moe", "moe.yml", "--out", out, *extra]
+    return build
+
+
 CATALOGUE = {
     "select": {
         **{f"table-{name}": _with_table(_select(), name) for name in BAD_TABLES},
@@ -427,6 +447,21 @@ CATALOGUE = {
         "out-exists": lambda: (os.mkdir("lm"), Path("lm/adapter_model.safetensors").write_text("keep"),
                                _merge_lora()())[2],
         "out-not-empty": lambda: (os.mkdir("lm"), Path("lm/notes.txt").write_text("keep"), _merge_lora()())[2],
+    },
+    "moe": {
+        "config-missing": lambda: ["moe", "nope.yml", "--out", "out"],
+        "config-not-yaml": _moe("base_model: [unclosed\n"),
+        "config-gate-mode": _moe(MOE_CONFIG.replace("random", "learned")),
+        "config-top-k": _moe(MOE_CONFIG + "experts_per_token: 3\n"),
+        "config-no-prompts": _moe(MOE_CONFIG.replace("random", "cheap_embed")),
+        "config-unknown-key": _moe(MOE_CONFIG + "top_k: 1\n"),
+        "model-missing": _moe(MOE_CONFIG.replace("./m2", "./absent")),
+        "model-without-config": _moe(),
+        "model-not-dense": _moe(model_config='{"model_type": "gpt2"}'),
+        "model-config-junk": _moe(model_config="not json"),
+        "out-is-input": _moe(out="m1", extra=("--overwrite",)),
+        "out-exists": lambda: (os.mkdir("out"), Path("out/x").write_text("keep"), _moe()())[2],
+        "bad-shard-size": _moe(extra=("--max-shard-size", "lots")),
     },
     "seqpar": {
         "missing": lambda: ["seqpar", "plan", "missing.txt"],

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from diversa.cli.errors import OneLineParser, UserError
 
 #: Subcommand modules, in the order ``diversa --help`` lists them.
-COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "merge-lora", "seqpar",
-            "separate")
+COMMANDS = ("reproduce", "compare", "tournament", "audit", "select", "resample", "merge", "merge-lora", "moe",
+            "seqpar", "separate")
 
 #: One example per subcommand, shown at the end of its ``--help``.
 EXAMPLES = {
@@ -41,6 +41,7 @@ EXAMPLES = {
     "resample": "diversa resample data.csv --target label --method smote --out balanced.csv",
     "merge": "diversa merge merge.yaml merged/ --max-shard-size 2GB",
     "merge-lora": "diversa merge-lora lora_a/ lora_b/ lora_c/ --method ties --density 0.5 --rank 16 --out merged/",
+    "moe": "diversa moe moe.yml --out moe/ --seed 0",
     "seqpar": "diversa seqpar plan lengths.txt --gpus 64 --memory 80GB --json plan.json",
     "separate": "diversa separate song.wav --out stems/ --reference true_stems/",
 }

@@ -11,6 +11,10 @@ layouts build one with :meth:`ExpertWeights.from_matrices`).
 * Sub-MoE (Li et al., AAAI 2026, arXiv:2506.23266): :class:`SubMoE` (k-means
   on expert outputs, union-SVD shared-subspace merging).
 * The expert-pruning baseline: :class:`FrequencyPruning`.
+* MoE assembly from dense fine-tunes (mergekit-moe's recipe): :func:`assemble_moe`
+  and :func:`write_moe` build a Mixtral checkpoint from a :class:`MoEAssemblyConfig`
+  (:func:`load_moe_config` reads mergekit-moe YAML), with routers initialised by
+  :mod:`diversa.combine.moe.router_init`.
 
 Estimators follow scikit-learn's conventions: ``fit(model, X_calib,
 token_mask=None)`` on calibration inputs, ``transform(model)`` returns a
@@ -19,6 +23,8 @@ to physical experts (:class:`CompressedExperts`).
 """
 
 from diversa.combine.moe.alignment import align_experts, match_hidden_units, permute_hidden_units
+from diversa.combine.moe.assemble import AssembledMoE, MoEAssemblyResult, assemble_moe, mixtral_config, write_moe
+from diversa.combine.moe.assembly_config import ExpertSource, MoEAssemblyConfig, load_moe_config, parse_moe_config
 from diversa.combine.moe.base import LayerwiseCompressor
 from diversa.combine.moe.calibration import layer_inputs
 from diversa.combine.moe.compressed import (
@@ -44,6 +50,8 @@ from diversa.combine.moe.pruning import FrequencyPruning, keep_experts
 from diversa.combine.moe.submoe import SubMoE, union_svd, union_svd_merge
 
 __all__ = [
+    "AssembledMoE", "ExpertSource", "MoEAssemblyConfig", "MoEAssemblyResult", "assemble_moe", "load_moe_config",
+    "mixtral_config", "parse_moe_config", "write_moe",
     "CompressedExperts", "CompressedMoEFeedForward", "ExpertMatrices", "ExpertWeights", "FrequencyPruning",
     "LayerwiseCompressor", "LoSparsePruner", "MSMoE", "SubMoE", "align_experts", "allocate_groups_globally",
     "cluster_experts", "compress_experts", "compressed_layer", "dense_experts", "expert_parameter_count",
