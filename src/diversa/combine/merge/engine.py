@@ -65,8 +65,11 @@ from pathlib import Path
 import torch
 
 from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_per_element
-from diversa.combine.merge.config import MergeConfig, count_layers, load_config
+from diversa.combine.merge.card import write_model_card
+from diversa.combine.merge.config import MergeConfig, count_layers, layer_index, load_config
 from diversa.combine.merge.keys import check_unmerged
+from diversa.combine.merge.slices import before_stack, renumber
+from diversa.combine.merge.vocabulary import prepare_vocabulary
 from diversa.datasets.files import temporary_folder
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
@@ -385,46 +388,172 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     _prepare_out_dir(out_dir, overwrite)
     max_bytes = parse_size(max_shard_size)
     budget = None if max_memory is None else parse_size(max_memory, "max_memory")
-    spec = config.spec
     used_seed = None
-    if spec.takes_seed:
+    if config.spec.takes_seed:
         random_state = config.parameters.get("random_state")
         used_seed = seed if random_state is None else random_state
         if random_state is None:
             config = dataclasses.replace(config, parameters={**config.parameters, "random_state": seed})
-    entries = config.fine_tuned()
-    model_paths = [_resolve_model_path(e.model, config) for e in entries]
-    base_path = _resolve_model_path(config.base_model, config) if config.base_model else None
-    _check_not_an_input(out_dir, model_paths + ([base_path] if base_path is not None else []))
-    models = [Checkpoint(p) for p in model_paths]
-    base = Checkpoint(base_path) if base_path is not None else None
-    checkpoints = models + ([base] if base is not None else [])
-    merge_base = base if spec.takes_base else None
-    reference = base if (base is not None and spec.takes_base) else (base or models[0])
-    names = {id(c): str(c.path) for c in checkpoints}
-    config = dataclasses.replace(config, num_layers=count_layers(reference.keys))  # for gradients
-    layout, merged_keys = _plan(config, reference, models, merge_base, names)
-    aligned = ()
-    if config.permute is not None:
-        models, aligned = _align(config, models, merge_base, names, seed)
+    paths = [_resolve_model_path(e.model, config) for e in config.models]
+    if config.base_model:
+        paths.append(_resolve_model_path(config.base_model, config))
+    _check_not_an_input(out_dir, paths)
+    opened: dict[Path, Checkpoint] = {}
+
+    def open_model(path: str):
+        located = _resolve_model_path(path, config)
+        if located.resolve() not in opened:
+            opened[located.resolve()] = Checkpoint(located)
+        return opened[located.resolve()]
+
+    vocabulary = prepare_vocabulary(config, open_model)
+    if vocabulary is not None:
+        open_model = vocabulary.wrap(open_model)
+    names: dict[int, str] = {}
+    aligned: tuple[str, ...] = ()
+    if config.slices is None:
+        part, aligned = _whole_model_part(config, open_model, names, seed)
+        parts = [part]
+        n_layers = None
+    else:
+        parts, n_layers = _slice_parts(config, open_model, names)
+    routes: dict[str, tuple[_Writer, str]] = {}
+    layout = []
+    chunked = []
+    for part in parts:
+        part_layout, merged_keys = _plan(part.config, part.reference, part.models, part.base, names)
+        _dry_run(part.config, merged_keys, len(part.models))
+        inputs = part.models + ([part.base] if part.base is not None else [])
+        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget)
+        chunked += [part.rename(k) for k, rows in chunks.items() if rows is not None]
+        writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names)
+        for key, dtype, shape in part_layout:
+            routes[part.rename(key)] = (writer, key)
+            layout.append((part.rename(key), dtype, shape))
     shards = _plan_shards(layout, max_bytes)
-    _dry_run(config, merged_keys, len(models))
-    inputs = models + ([merge_base] if merge_base is not None else [])
-    chunks = _plan_chunks(config, layout, merged_keys, reference, inputs, budget)
+    first = config.base_model or (config.slices[0].sources[0].model if config.slices else config.models[0].model)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.merging-")
     try:
-        writer = _Writer(config, reference, models, merge_base, merged_keys, chunks, allow_nan, names)
-        shard_names = writer.write_all(shards, tmp, progress)
-        copied = _copy_files(base or models[0], tmp, config.out_dtype) if copy_files else []
+        shard_names = _write_all(routes, shards, tmp, progress)
+        copied = _copy_files(open_model(first), tmp, config.out_dtype, n_layers) if copy_files else []
+        if vocabulary is not None:
+            copied = sorted(set(copied) | set(vocabulary.save(tmp)))
+        write_model_card(tmp, config)
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     total = sum(_nbytes(s, d) for _, d, s in layout)
-    return MergeResult(out_dir, config.merge_method, len(models), len(layout), len(merged_keys),
-                       tuple(shard_names), total, tuple(copied), used_seed,
-                       tuple(k for k, rows in chunks.items() if rows is not None), tuple(writer.nonfinite), aligned)
+    writers = list(dict.fromkeys(w for w, _ in routes.values()))
+    nonfinite = tuple(dict.fromkeys(x for w in writers for x in w.nonfinite))
+    n_models = len(dict.fromkeys(id(m) for part in parts for m in part.models))
+    n_merged = sum(len(w.merged_keys) for w in writers)
+    return MergeResult(out_dir, config.merge_method, n_models if config.slices is None else len(config.models),
+                       len(layout), n_merged, tuple(shard_names), total, tuple(copied), used_seed,
+                       tuple(chunked), nonfinite, aligned)
+
+
+@dataclass
+class _Part:
+    """One merge among the output's tensors: its config, inputs, and how its tensor names map to the output's."""
+
+    config: MergeConfig
+    models: list
+    base: object | None
+    reference: object
+    rename: Callable[[str], str] = lambda key: key
+
+
+def _whole_model_part(config, open_model, names, seed):
+    """The merge of whole models (``models:``), permuted first when the config asks."""
+    spec = config.spec
+    models = [open_model(e.model) for e in config.fine_tuned()]
+    base = open_model(config.base_model) if config.base_model else None
+    for c in models + ([base] if base is not None else []):
+        names[id(c)] = str(c.path)
+    merge_base = base if spec.takes_base else None
+    reference = base if (base is not None and spec.takes_base) else (base or models[0])
+    config = dataclasses.replace(config, num_layers=count_layers(reference.keys))  # for gradients
+    aligned = ()
+    if config.permute is not None:
+        _plan(config, reference, models, merge_base, names)  # shapes and dtypes agree before aligning
+        models, aligned = _align(config, models, merge_base, names, seed)
+    return _Part(config, models, merge_base, reference), aligned
+
+
+class _View:
+    """A checkpoint seen through a renaming: ``entries`` holds some of its tensors under new names."""
+
+    def __init__(self, source, mapping: Mapping[str, str]):
+        self.source, self.mapping, self.path = source, dict(mapping), source.path
+        self.entries = {new: source.entries[old] for new, old in self.mapping.items()}
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, key: str, rows=None) -> torch.Tensor:
+        return self.source.read(self.mapping[key], rows)
+
+    def non_tensor_files(self) -> list[Path]:
+        return self.source.non_tensor_files()
+
+
+def _slice_parts(config, open_model, names) -> tuple[list[_Part], int]:
+    """The merges of a ``slices:`` config: tensors before the stack, every slice's layers, tensors after it."""
+    parts = []
+    offset = 0
+    for i, part in enumerate(config.slices):
+        sources = []
+        for j, source in enumerate(part.sources):
+            checkpoint = open_model(source.model)
+            available = count_layers(checkpoint.keys) or 0
+            first, stop = source.layer_range
+            if stop > available:
+                raise ValueError(f"merge config: slices[{i}].sources[{j}].layer_range {[first, stop]} exceeds the "
+                                 f"{available} layers of model {source.model!r}")
+            mapping = {renumber(k, -first): k for k in checkpoint.keys
+                       if (index := layer_index(k)) is not None and first <= index < stop}
+            sources.append(_View(checkpoint, mapping))
+            names[id(sources[-1])] = f"{source.model} layers [{first}, {stop})"
+        sub = dataclasses.replace(config.for_slice(i), num_layers=part.n_layers)
+        parts.append(_part_of(sub, part.sources, sources, f"slices[{i}]", lambda k, o=offset: renumber(k, o)))
+        offset += part.n_layers
+    for position, index in (("before", 0), ("after", -1)):
+        part = config.slices[index]
+        views = []
+        for source in part.sources:
+            checkpoint = open_model(source.model)
+            keep = [k for k in checkpoint.keys if layer_index(k) is None and before_stack(k) == (position == "before")]
+            views.append(_View(checkpoint, {k: k for k in keep}))
+            names[id(views[-1])] = source.model
+        if views[0].keys:
+            where = f"slices[{index if index >= 0 else len(config.slices) - 1}]"
+            parts.insert(0 if position == "before" else len(parts),
+                         _part_of(config.for_slice(index), part.sources, views, where, lambda k: k))
+    return parts, offset
+
+
+def _part_of(config, sources, views, where: str, rename) -> _Part:
+    """A slice's merge: its fine-tuned sources as the models, the source that is the base as the base."""
+    by_path: dict[Path, _View] = {}
+    for source, view in zip(sources, views):
+        path = _resolve_model_path(source.model, config).resolve()
+        if path in by_path:
+            raise ValueError(f"merge config: {where} names model {source.model!r} twice")
+        by_path[path] = view
+    spec = config.spec
+    base = None
+    if spec.takes_base and config.base_model is not None:
+        base = by_path.get(_resolve_model_path(config.base_model, config).resolve())
+        if base is None:
+            raise ValueError(f"merge config: {where}: base_model {config.base_model!r} is not among the slice's "
+                             f"sources; add it with the same layer_range")
+    models = [by_path[_resolve_model_path(e.model, config).resolve()] for e in config.fine_tuned()]
+    if not models:
+        raise ValueError(f"merge config: {where} has no source besides the base model")
+    return _Part(config, models, base, base if base is not None else models[0], rename)
 
 
 def _align(config, models, base, names, seed):
@@ -564,6 +693,9 @@ class _Writer:
                                  "merge it (pass allow_nan=True / --allow-nan to merge anyway)")
             if where not in self.nonfinite:
                 self.nonfinite.append(where)
+        compute = self.config.input_dtype
+        if compute is not None and key in self.merged_keys and tensor.dtype != compute:
+            tensor = tensor.to(compute)  # mergekit's dtype: the inputs as a copy in that dtype holds them
         return tensor
 
     def _reader(self, checkpoint: Checkpoint, key: str):
@@ -571,7 +703,7 @@ class _Writer:
 
     def _blocks(self, key: str, dtype: torch.dtype, shape) -> Iterator[torch.Tensor]:
         """The output tensor ``key`` as blocks of rows, cast to ``dtype``."""
-        ref_dtype = self.reference.entries[key].dtype
+        ref_dtype = self.config.input_dtype or self.reference.entries[key].dtype
         rows = self.chunks[key]
         if key not in self.merged_keys:
             inputs = self.models + ([self.base] if self.base is not None else [])
@@ -599,59 +731,80 @@ class _Writer:
         for block in blocks:
             yield block.to(ref_dtype).to(dtype)  # the pure function casts to the base dtype first
 
-    def write_all(self, shards, tmp: Path, progress) -> list[str]:
-        n = len(shards)
-        file_names = (["model.safetensors"] if n == 1 else
-                      [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
-        total = sum(len(s) for s in shards)
-        done = 0
-        weight_map, total_size = {}, 0
-        for file_name, shard in zip(file_names, shards):
-            with open(tmp / file_name, "wb") as f:
-                f.write(_header_bytes(shard))
-                for key, dtype, shape in shard:
-                    rows = 0
-                    for block in self._blocks(key, dtype, shape):
-                        whole = self.chunks[key] is None
-                        if block.dtype != dtype or (tuple(block.shape) != tuple(shape) if whole
-                                                    else tuple(block.shape[1:]) != tuple(shape[1:])):
-                            raise RuntimeError(f"tensor {key!r}: method returned {block.dtype} {list(block.shape)}, "
-                                               f"expected {dtype} {list(shape)}")
-                        _write_tensor(f, block)
-                        rows += block.shape[0] if block.dim() else 1
-                        del block
-                    if rows != (shape[0] if shape else 1):
-                        raise RuntimeError(f"tensor {key!r}: {rows} rows written, expected shape {list(shape)}")
-                    weight_map[key] = file_name
-                    total_size += _nbytes(shape, dtype)
-                    done += 1
-                    if progress is not None:
-                        progress(done, total, key)
-        if n > 1:
-            index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
-            (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
-        return file_names
 
 
-def _copy_files(source: Checkpoint, tmp: Path, out_dtype) -> list[str]:
+def _write_all(routes, shards, tmp: Path, progress) -> list[str]:
+    """Write the output shards tensor by tensor, each from the writer of the merge that makes it."""
+    n = len(shards)
+    file_names = (["model.safetensors"] if n == 1 else
+                  [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
+    total = sum(len(s) for s in shards)
+    done = 0
+    weight_map, total_size = {}, 0
+    for file_name, shard in zip(file_names, shards):
+        with open(tmp / file_name, "wb") as f:
+            f.write(_header_bytes(shard))
+            for name, dtype, shape in shard:
+                writer, key = routes[name]
+                rows = 0
+                for block in writer._blocks(key, dtype, shape):
+                    whole = writer.chunks[key] is None
+                    if block.dtype != dtype or (tuple(block.shape) != tuple(shape) if whole
+                                                else tuple(block.shape[1:]) != tuple(shape[1:])):
+                        raise RuntimeError(f"tensor {name!r}: method returned {block.dtype} {list(block.shape)}, "
+                                           f"expected {dtype} {list(shape)}")
+                    _write_tensor(f, block)
+                    rows += block.shape[0] if block.dim() else 1
+                    del block
+                if rows != (shape[0] if shape else 1):
+                    raise RuntimeError(f"tensor {name!r}: {rows} rows written, expected shape {list(shape)}")
+                weight_map[name] = file_name
+                total_size += _nbytes(shape, dtype)
+                done += 1
+                if progress is not None:
+                    progress(done, total, name)
+    if n > 1:
+        index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
+        (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return file_names
+
+
+def _copy_files(source: Checkpoint, tmp: Path, out_dtype, n_layers: int | None = None) -> list[str]:
+    """Copy the non-tensor files; ``config.json`` gets the output dtype and, for slices, the new layer count."""
     copied = []
     for path in source.non_tensor_files():
         target = tmp / path.name
-        if path.name == "config.json" and out_dtype is not None:
+        if path.name == "config.json" and (out_dtype is not None or n_layers is not None):
             try:
                 cfg = json.loads(path.read_text())
             except json.JSONDecodeError:
                 shutil.copyfile(path, target)
             else:
-                name = str(out_dtype).removeprefix("torch.")
-                for field_name in ("torch_dtype", "dtype"):
-                    if field_name in cfg or field_name == "torch_dtype":
-                        cfg[field_name] = name
+                if out_dtype is not None:
+                    name = str(out_dtype).removeprefix("torch.")
+                    for field_name in ("torch_dtype", "dtype"):
+                        if field_name in cfg or field_name == "torch_dtype":
+                            cfg[field_name] = name
+                if n_layers is not None:
+                    _set_layer_count(cfg, n_layers)
                 target.write_text(json.dumps(cfg, indent=2) + "\n")
         else:
             shutil.copyfile(path, target)
         copied.append(path.name)
     return copied
+
+
+#: config.json keys holding the number of layers in the architectures transformers knows.
+_LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+
+def _set_layer_count(cfg: dict, n_layers: int) -> None:
+    """Set the layer count of a config.json (its ``text_config`` too, for multimodal models)."""
+    for scope in (cfg, cfg.get("text_config")):
+        if isinstance(scope, dict):
+            for key in _LAYER_COUNT_KEYS:
+                if key in scope:
+                    scope[key] = n_layers
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

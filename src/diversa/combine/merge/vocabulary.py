@@ -1,0 +1,3 @@
+"""placeholder"""
+def prepare_vocabulary(config, open_model):
+    return None
