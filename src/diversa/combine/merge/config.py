@@ -55,7 +55,8 @@ which is at least as precise as any 16-bit dtype. ``out_dtype`` sets the
 output dtype of floating tensors and defaults to ``dtype`` (then to the base
 model's stored dtype).
 
-``tokenizer_source`` (``base``, ``union`` or ``model:PATH``) gives the output a
+``tokenizer_source`` (``base``, ``union``, or ``model:PATH`` -- a bare PATH, as
+mergekit spells it, works too) gives the output a
 tokenizer and re-indexes the vocabulary rows of the embeddings and the head
 (:mod:`diversa.combine.merge.vocabulary`); models whose vocabularies differ
 need it.
@@ -535,10 +536,10 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
         raise ValueError(f"merge config: unknown merge_method {method!r}; available: {sorted(METHODS)}")
     spec = METHODS[method]
     tokenizer_source = data.get("tokenizer_source")
-    if tokenizer_source is not None and (not isinstance(tokenizer_source, str) or not (
-            tokenizer_source in ("base", "union") or tokenizer_source.startswith("model:"))):
-        raise ValueError(f"merge config: tokenizer_source must be 'base', 'union' or 'model:PATH', "
-                         f"got {tokenizer_source!r}")
+    if tokenizer_source is not None and (not isinstance(tokenizer_source, str) or not tokenizer_source.strip()
+                                         or tokenizer_source == "model:"):
+        raise ValueError(f"merge config: tokenizer_source must be 'base', 'union' or 'model:PATH' (or a model "
+                         f"path, as in mergekit), got {tokenizer_source!r}")
     if ("models" in data) == ("slices" in data):
         raise ValueError("merge config: give exactly one of models and slices")
     slices = parse_slices(data["slices"]) if "slices" in data else None

@@ -69,7 +69,7 @@ from diversa.combine.merge.card import write_model_card
 from diversa.combine.merge.config import MergeConfig, count_layers, layer_index, load_config
 from diversa.combine.merge.keys import check_unmerged
 from diversa.combine.merge.slices import before_stack, renumber
-from diversa.combine.merge.vocabulary import prepare_vocabulary
+from diversa.combine.merge.vocabulary import is_vocabulary_tensor, prepare_vocabulary
 from diversa.datasets.files import temporary_folder
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
@@ -407,8 +407,6 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
         return opened[located.resolve()]
 
     vocabulary = prepare_vocabulary(config, open_model)
-    if vocabulary is not None:
-        open_model = vocabulary.wrap(open_model)
     names: dict[int, str] = {}
     aligned: tuple[str, ...] = ()
     if config.slices is None:
@@ -421,12 +419,14 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     layout = []
     chunked = []
     for part in parts:
-        part_layout, merged_keys = _plan(part.config, part.reference, part.models, part.base, names)
+        part_layout, merged_keys = _plan(part.config, part.reference, part.models, part.base, names, vocabulary)
         _dry_run(part.config, merged_keys, len(part.models))
         inputs = part.models + ([part.base] if part.base is not None else [])
-        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget)
+        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget,
+                              whole=set() if vocabulary is None else {k for k in merged_keys if is_vocabulary_tensor(k)})
         chunked += [part.rename(k) for k, rows in chunks.items() if rows is not None]
-        writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names)
+        writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names,
+                         vocabulary)
         for key, dtype, shape in part_layout:
             routes[part.rename(key)] = (writer, key)
             layout.append((part.rename(key), dtype, shape))
@@ -567,8 +567,11 @@ def _align(config, models, base, names, seed):
     return aligned, tuple(names[id(m)] for m in models if m is not anchor)
 
 
-def _plan(config, reference, models, base, names):
-    """Output layout [(name, dtype, shape)] and the set of merged keys, after checking every input."""
+def _plan(config, reference, models, base, names, vocabulary=None):
+    """Output layout [(name, dtype, shape)] and the set of merged keys, after checking every input.
+
+    With a ``vocabulary`` the vocabulary tensors may differ in rows and get as many as it has tokens.
+    """
     inputs = models + ([base] if base is not None else [])
     for c in inputs:
         if c is reference:
@@ -588,21 +591,31 @@ def _plan(config, reference, models, base, names):
             if key not in c.entries:
                 raise ValueError(f"tensor {key!r} is missing from model {names[id(c)]!r}")
             e = c.entries[key]
+            if e.shape[1:] == ref.shape[1:] and e.shape != ref.shape and is_vocabulary_tensor(key):
+                if vocabulary is None:
+                    raise ValueError(f"tensor {key!r} has {e.shape[0]} token rows in model {names[id(c)]!r} but "
+                                     f"{ref.shape[0]} in {names[id(reference)]!r}; set tokenizer_source (base, "
+                                     "union or model:PATH) to merge models with different vocabularies")
+                continue
             if e.shape != ref.shape:
                 raise ValueError(f"tensor {key!r} has shape {list(e.shape)} in model {names[id(c)]!r} but "
                                  f"{list(ref.shape)} in {names[id(reference)]!r}")
             if e.dtype.is_floating_point != floating or (not floating and e.dtype != ref.dtype):
                 raise ValueError(f"tensor {key!r} has dtype {_NAMES[e.dtype]} in model {names[id(c)]!r} but "
                                  f"{_NAMES[ref.dtype]} in {names[id(reference)]!r}")
+        shape = ref.shape
+        if vocabulary is not None and is_vocabulary_tensor(key) and shape:
+            shape = (vocabulary.size, *shape[1:])
         if floating:
             merged.add(key)
-            layout.append((key, out_dtype or ref.dtype, ref.shape))
+            layout.append((key, out_dtype or ref.dtype, shape))
         else:
             layout.append((key, ref.dtype, ref.shape))
     return layout, merged
 
 
-def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict[str, int | None]:
+def _plan_chunks(config, layout, merged_keys, reference, inputs, budget,
+                 whole=frozenset()) -> dict[str, int | None]:
     """Rows per block of every tensor (None: whole), or ``ValueError`` for a tensor that cannot fit ``budget``.
 
     The budget left once the process's current memory is counted is shared by
@@ -626,7 +639,7 @@ def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict
                   else (len(inputs) + 1) * ref.dtype.itemsize)
         work = working_bytes_per_element(function, len(inputs)) if key in merged_keys else 0
         per_entry = stored + work + out_dtype.itemsize
-        if numel * per_entry <= spare:
+        if numel * per_entry <= spare or key in whole:  # ``whole``: re-indexed vocabularies
             continue
         row = max(1, numel // shape[0]) if shape else 1
         if key in merged_keys and not chunkable(function, config.arguments_for(key)):
@@ -679,8 +692,10 @@ def _finite(tensor: torch.Tensor) -> bool:
 class _Writer:
     """Writes the output shards tensor by tensor (whole or in row blocks), checking inputs as it reads."""
 
-    def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names):
+    def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names,
+                 vocabulary=None):
         self.config, self.reference, self.models, self.base = config, reference, models, base
+        self.vocabulary = vocabulary
         self.merged_keys, self.chunks, self.allow_nan, self.names = merged_keys, chunks, allow_nan, names
         self.nonfinite: list[tuple[str, str]] = []
 
@@ -721,8 +736,12 @@ class _Writer:
                     self.reference, key, span)
             return
         if rows is None:
-            base_sd = {key: self._read(self.base, key)} if self.base is not None else None
-            model_sds = [{key: self._read(m, key)} for m in self.models]
+            inputs = self.models + ([self.base] if self.base is not None else [])
+            tensors = [self._read(c, key) for c in inputs]
+            if self.vocabulary is not None and is_vocabulary_tensor(key):
+                tensors = self.vocabulary.align(tensors, inputs, self.base)
+            base_sd = {key: tensors[-1]} if self.base is not None else None
+            model_sds = [{key: t} for t in tensors[:len(self.models)]]
             yield _call(self.config, base_sd, model_sds, key).to(dtype)
             return
         base = self._reader(self.base, key) if self.base is not None else None
