@@ -51,7 +51,8 @@ DARE must lie in (0, 1], not "drop_rate ... got 1.5").
 ``dtype`` is the compute dtype, as in mergekit: every floating input tensor is
 rounded to it when read (so ``dtype: bfloat16`` merges what a bfloat16 copy of
 the models holds); the merge functions then run their arithmetic in float32,
-which is at least as precise as any 16-bit dtype. ``out_dtype`` sets the
+which is at least as precise as any 16-bit dtype, and return the compute
+dtype, as mergekit's methods do. ``out_dtype`` sets the
 output dtype of floating tensors and defaults to ``dtype`` (then to the base
 model's stored dtype).
 

@@ -44,6 +44,15 @@ are copied to the output, as mergekit does. Methods that draw random numbers
 (DARE) get ``seed`` as their ``random_state`` unless the config sets one, so
 every merge is reproducible.
 
+A ``slices:`` config is merged as several merges writing into one output: the
+tensors before the layer stack, each slice's layers (read under names
+renumbered from 0, so gradients run across the slice, and written under their
+output numbers, which also seed random masks), and the tensors after the
+stack; ``config.json`` gets the new layer count. With ``tokenizer_source`` the
+vocabulary tensors are re-indexed to the output vocabulary as they are read
+(:mod:`diversa.combine.merge.vocabulary`). The output folder also gets a
+``README.md`` model card with the recipe (:mod:`diversa.combine.merge.card`).
+
 Methods follow mergekit's semantics for its shared methods (see
 :mod:`diversa.combine.merge.config`); TIES (Yadav et al., arXiv:2306.01708)
 and DARE (Yu et al., arXiv:2311.03099) are computed per tensor.
@@ -426,7 +435,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
                               whole=set() if vocabulary is None else {k for k in merged_keys if is_vocabulary_tensor(k)})
         chunked += [part.rename(k) for k, rows in chunks.items() if rows is not None]
         writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names,
-                         vocabulary)
+                         vocabulary, part.rename)
         for key, dtype, shape in part_layout:
             routes[part.rename(key)] = (writer, key)
             layout.append((part.rename(key), dtype, shape))
@@ -653,15 +662,21 @@ def _plan_chunks(config, layout, merged_keys, reference, inputs, budget,
     return plan
 
 
-def _call(config, base_sd, model_sds, key):
+def _call(config, base_sd, model_sds, key, name=None):
+    """The method on one tensor; ``name`` (default ``key``) is the output name it is passed under, which seeds
+    random masks, while ``key`` (the name within a slice) gives the parameters."""
     spec = config.spec
     kwargs = config.arguments_for(key)
+    name = key if name is None else name
+    if name != key:
+        base_sd = None if base_sd is None else {name: base_sd[key]}
+        model_sds = [{name: sd[key]} for sd in model_sds]
     try:
         if spec.takes_base:
-            return spec.function(base_sd, model_sds, keys=[key], **kwargs)[key]
-        return spec.function(model_sds, keys=[key], **kwargs)[key]
+            return spec.function(base_sd, model_sds, keys=[name], **kwargs)[name]
+        return spec.function(model_sds, keys=[name], **kwargs)[name]
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"tensor {key!r}: method {config.merge_method!r}: {exc}") from None
+        raise ValueError(f"tensor {name!r}: method {config.merge_method!r}: {exc}") from None
 
 
 def _dry_run(config, merged_keys, n_models: int) -> None:
@@ -693,9 +708,9 @@ class _Writer:
     """Writes the output shards tensor by tensor (whole or in row blocks), checking inputs as it reads."""
 
     def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names,
-                 vocabulary=None):
+                 vocabulary=None, rename=lambda key: key):
         self.config, self.reference, self.models, self.base = config, reference, models, base
-        self.vocabulary = vocabulary
+        self.vocabulary, self.rename = vocabulary, rename
         self.merged_keys, self.chunks, self.allow_nan, self.names = merged_keys, chunks, allow_nan, names
         self.nonfinite: list[tuple[str, str]] = []
 
@@ -742,10 +757,10 @@ class _Writer:
                 tensors = self.vocabulary.align(tensors, inputs, self.base)
             base_sd = {key: tensors[-1]} if self.base is not None else None
             model_sds = [{key: t} for t in tensors[:len(self.models)]]
-            yield _call(self.config, base_sd, model_sds, key).to(dtype)
+            yield _call(self.config, base_sd, model_sds, key, self.rename(key)).to(dtype)
             return
         base = self._reader(self.base, key) if self.base is not None else None
-        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(key), key, base,
+        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(key), self.rename(key), base,
                             [self._reader(m, key) for m in self.models], shape, rows)
         for block in blocks:
             yield block.to(ref_dtype).to(dtype)  # the pure function casts to the base dtype first
