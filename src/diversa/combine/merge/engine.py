@@ -99,6 +99,7 @@ class _Entry:
     file: Path
     dtype: torch.dtype
     shape: tuple[int, ...]
+    offset: int = -1  # of the tensor's first byte in ``file`` (-1: unknown, read through safetensors)
 
 
 def _open(path: Path):
@@ -160,15 +161,53 @@ def _header_problem(path: Path) -> str | None:
 
 
 def _read_header(path: Path) -> dict[str, _Entry]:
-    with _open(path) as f:
+    with _open(path) as f:  # validates the header (offsets, sizes, dtypes)
         entries = {}
         for name in f.keys():
             view = f.get_slice(name)
             dtype = view.get_dtype()
             if dtype not in _DTYPES:
                 raise ValueError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {dtype!r}")
-            entries[name] = _Entry(path, _DTYPES[dtype], tuple(view.get_shape()))
-    return entries
+            entries[name] = (_DTYPES[dtype], tuple(view.get_shape()))
+    offsets = _data_offsets(path)
+    return {name: _Entry(path, dtype, shape, offsets.get(name, -1)) for name, (dtype, shape) in entries.items()}
+
+
+def _data_offsets(path: Path) -> dict[str, int]:
+    """Absolute byte offset of every tensor of a (validated) safetensors file."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    return {name: 8 + length + info["data_offsets"][0] for name, info in header.items() if name != "__metadata__"}
+
+
+def _pread_tensor(entry: _Entry, rows: tuple[int, int] | None) -> torch.Tensor:
+    """Tensor bytes read straight into a new tensor with ``os.preadv``: one copy, no memory map to release."""
+    shape = list(entry.shape)
+    offset = entry.offset
+    if rows is not None and shape:
+        row_bytes = _nbytes(shape[1:], entry.dtype)
+        offset += rows[0] * row_bytes
+        shape[0] = max(0, min(rows[1], shape[0]) - rows[0])
+    out = torch.empty(shape, dtype=entry.dtype)
+    n = out.numel() * out.element_size()
+    if n:
+        view = memoryview(out.view(-1).view(torch.uint8).numpy())
+        fd = os.open(entry.file, os.O_RDONLY)
+        try:
+            done = 0
+            while done < n:
+                got = os.preadv(fd, [view[done:]], offset + done)
+                if got <= 0:
+                    raise ValueError(f"{str(entry.file)!r}: the file ends inside a tensor (was it changed?)")
+                done += got
+        finally:
+            os.close(fd)
+    return out
+
+
+#: Whether tensors can be read with ``os.preadv`` (safetensors stores little-endian data).
+_RAW_READS = sys.byteorder == "little" and hasattr(os, "preadv")
 
 
 class Checkpoint:
@@ -217,12 +256,15 @@ class Checkpoint:
     def read(self, key: str, rows: tuple[int, int] | None = None) -> torch.Tensor:
         """Tensor ``key`` (or its rows ``[start, stop)``), read from disk.
 
-        The tensor is a view of the file's memory map (safetensors maps the
-        file); the file is opened for this read only, so the map -- and the
-        pages of it the merge touched -- go away with the tensor, and memory
-        does not grow with the size of the inputs.
+        The bytes are read with one ``os.preadv`` into a new tensor at the
+        offset the (validated) header gives: no memory map, so the pages the
+        merge touched are not held and memory does not grow with the size of
+        the inputs. (Big-endian machines read through ``safetensors``,
+        opening the file for this read only.)
         """
         entry = self.entries[key]
+        if _RAW_READS and entry.offset >= 0 and entry.dtype in _NAMES:
+            return _pread_tensor(entry, rows)
         with _open(entry.file) as handle:
             if rows is None or not entry.shape:
                 return handle.get_tensor(key)
@@ -714,7 +756,7 @@ class _Writer:
         self.merged_keys, self.chunks, self.allow_nan, self.names = merged_keys, chunks, allow_nan, names
         self.nonfinite: list[tuple[str, str]] = []
 
-    def _read(self, checkpoint: Checkpoint, key: str, rows=None) -> torch.Tensor:
+    def _read(self, checkpoint: Checkpoint, key: str, rows=None, round_to_compute: bool = True) -> torch.Tensor:
         tensor = checkpoint.read(key, rows)
         if tensor.is_floating_point() and not _finite(tensor):
             where = (self.names[id(checkpoint)], key)
@@ -724,9 +766,20 @@ class _Writer:
             if where not in self.nonfinite:
                 self.nonfinite.append(where)
         compute = self.config.input_dtype
-        if compute is not None and key in self.merged_keys and tensor.dtype != compute:
+        if round_to_compute and compute is not None and key in self.merged_keys and tensor.dtype != compute:
             tensor = tensor.to(compute)  # mergekit's dtype: the inputs as a copy in that dtype holds them
         return tensor
+
+    def _rounding_is_exact(self, key: str, inputs, out_dtype: torch.dtype) -> bool:
+        """Whether casting the inputs to the compute dtype can be skipped: float32 holds every 16-bit value
+        exactly, the merge functions compute in float32 anyway, and their result (in the dtype of the first
+        tensor they see) is stored in that same dtype."""
+        if self.config.input_dtype != torch.float32:
+            return False
+        stored = [c.entries[key].dtype for c in inputs]
+        first = self.base if self.base is not None and self.config.spec.takes_base else self.models[0]
+        return (all(d in (torch.float16, torch.bfloat16, torch.float32) for d in stored)
+                and first.entries[key].dtype == out_dtype)
 
     def _reader(self, checkpoint: Checkpoint, key: str):
         return lambda start, stop: self._read(checkpoint, key, (start, stop))
@@ -752,7 +805,8 @@ class _Writer:
             return
         if rows is None:
             inputs = self.models + ([self.base] if self.base is not None else [])
-            tensors = [self._read(c, key) for c in inputs]
+            exact = self._rounding_is_exact(key, inputs, dtype)
+            tensors = [self._read(c, key, round_to_compute=not exact) for c in inputs]
             if self.vocabulary is not None and is_vocabulary_tensor(key):
                 tensors = self.vocabulary.align(tensors, inputs, self.base)
             base_sd = {key: tensors[-1]} if self.base is not None else None
