@@ -22,6 +22,8 @@ def model_card(config: MergeConfig) -> str:
             lines.append(f"- `{entry.model}`{_parameters(entry.parameters)}")
     else:
         for i, part in enumerate(config.slices):
+            if part.parameters:
+                lines.append(f"- slice {i} parameters:{_parameters(part.parameters).removesuffix(')')[1:]}")
             for source in part.sources:
                 first, stop = source.layer_range
                 lines.append(f"- slice {i}: `{source.model}` layers {first}-{stop - 1}{_parameters(source.parameters)}")
