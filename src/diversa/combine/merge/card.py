@@ -23,7 +23,7 @@ def model_card(config: MergeConfig) -> str:
     else:
         for i, part in enumerate(config.slices):
             if part.parameters:
-                lines.append(f"- slice {i} parameters:{_parameters(part.parameters).removesuffix(')')[1:]}")
+                lines.append(f"- slice {i} parameters: {_parameters(part.parameters).strip()[1:-1]}")
             for source in part.sources:
                 first, stop = source.layer_range
                 lines.append(f"- slice {i}: `{source.model}` layers {first}-{stop - 1}{_parameters(source.parameters)}")
