@@ -180,9 +180,9 @@ def _largest_difference(a: Path, b: Path) -> float:
 
 
 def run(quick: bool = False, methods=None) -> list[dict]:
-    try:
-        import mergekit  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("mergekit") is None:
         print("bench_merge_methods: mergekit not installed; skipped", file=sys.stderr)
         return []
     repeats = 1 if quick else 3
@@ -205,7 +205,8 @@ def run(quick: bool = False, methods=None) -> list[dict]:
                     runs[side].append((seconds, peak))
             t = {side: statistics.median(s for s, _ in v) for side, v in runs.items()}
             m = {side: max(p for _, p in v) for side, v in runs.items()}
-            row = {"name": f"merge {method}, 3 checkpoints x {input_mb / 3:.0f} MB bf16: time", "diversa_s": t["diversa"],
+            row = {"name": f"merge {method}, 3 checkpoints x {input_mb / 3:.0f} MB bf16: time",
+                   "diversa_s": t["diversa"],
                    "anchor": "mergekit 0.1.x", "anchor_s": t["mergekit"], "ratio": t["diversa"] / t["mergekit"],
                    "diversa_rss_mb": m["diversa"], "mergekit_rss_mb": m["mergekit"],
                    "rss_ratio": m["diversa"] / m["mergekit"],

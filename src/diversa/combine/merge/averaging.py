@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from diversa.combine.merge.keys import StateDict, _as_f32, _assemble, _f32, _resolve_keys, _weights
+from diversa.combine.merge.keys import StateDict, _as_f32, _assemble, _resolve_keys, _weights
 
 __all__ = ["weight_average"]
 

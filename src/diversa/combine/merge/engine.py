@@ -473,8 +473,8 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
         part_layout, merged_keys = _plan(part.config, part.reference, part.models, part.base, names, vocabulary)
         _dry_run(part.config, merged_keys, len(part.models))
         inputs = part.models + ([part.base] if part.base is not None else [])
-        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget,
-                              whole=set() if vocabulary is None else {k for k in merged_keys if is_vocabulary_tensor(k)})
+        reindexed = set() if vocabulary is None else {k for k in merged_keys if is_vocabulary_tensor(k)}
+        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget, reindexed)
         chunked += [part.rename(k) for k, rows in chunks.items() if rows is not None]
         writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names,
                          vocabulary, part.rename)
