@@ -9,7 +9,7 @@ models onto it, the others all three; SLERP and NearSwap take one model and
 the base; ``passthrough`` stacks a third of the layers of each) in fresh
 processes pinned to one thread (``OMP_NUM_THREADS=1`` and torch's threads),
 with the page cache warm. Reported per method: median wall time and peak
-resident memory (``wait4`` rusage) of each tool and their ratios
+resident memory (``VmHWM`` of each child) of each tool and their ratios
 (``diversa / mergekit``: below 1, diversa is faster or leaner), and the largest
 difference between the two outputs (random methods draw different masks, so
 only deterministic methods are expected to agree).
@@ -62,14 +62,22 @@ WEIGHTS = (1.0, 0.5, 0.7)
 FLOOR_METHODS = ("linear", "task_arithmetic")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
-DIVERSA_DRIVER = ("import sys, torch; torch.set_num_threads(1)\n"
+#: Every child writes its own peak RSS (``VmHWM``: the high-water mark of its address space since ``exec``) to
+#: ``$PEAK_FILE`` at exit. The ``wait4``/``getrusage`` maximum is no use here: Linux carries the parent's peak
+#: (this process built the checkpoints) into the child's ``ru_maxrss`` across fork and exec.
+PEAK = ("import atexit, os\n"
+        "def _peak():\n"
+        "    kb = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "    open(os.environ['PEAK_FILE'], 'w').write(kb)\n"
+        "atexit.register(_peak)\n")
+DIVERSA_DRIVER = PEAK + ("import sys, torch; torch.set_num_threads(1)\n"
                   "from diversa.combine.merge.engine import merge_checkpoints\n"
                   "merge_checkpoints(sys.argv[1], sys.argv[2], max_shard_size='2GB')\n")
-MERGEKIT_DRIVER = ("import sys, torch; torch.set_num_threads(1)\n"
+MERGEKIT_DRIVER = PEAK + ("import sys, torch; torch.set_num_threads(1)\n"
                    "from mergekit.scripts.run_yaml import main\n"
                    "sys.argv = ['mergekit-yaml', sys.argv[1], sys.argv[2], '--out-shard-size', '2B']\n"
                    "main()\n")
-FLOOR_DRIVER = """\
+FLOOR_DRIVER = PEAK + """\
 import json, sys, time, torch
 torch.set_num_threads(1)
 from diversa.combine.merge.engine import merge_checkpoints
@@ -152,19 +160,16 @@ def write_config(root: Path, method: str, paths: dict[str, Path], n_layers: int)
 
 
 def _run_measured(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child, measured with ``wait4``."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out_file:
-        proc = subprocess.Popen(argv, stdout=out_file, stderr=subprocess.PIPE, env=ENV)
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
+    """(wall seconds, peak RSS in MB, stdout) of one child."""
+    with tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, env={**ENV, "PEAK_FILE": str(peak_file)}, check=False)
         seconds = time.perf_counter() - start
-        proc.stderr.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
-        out_file.seek(0)
-        return seconds, usage.ru_maxrss / 1024.0, out_file.read().decode()
+            raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
+        peak = int(peak_file.read_text()) / 1024.0 if peak_file.is_file() else float("nan")
+        return seconds, peak, proc.stdout.decode()
 
 
 def _largest_difference(a: Path, b: Path) -> float:
