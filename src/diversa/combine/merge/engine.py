@@ -1,8 +1,10 @@
 """The streaming merge engine behind ``diversa merge``.
 
 Reads safetensors checkpoints (one file, or shards with the
-``model.safetensors.index.json`` Hugging Face writes) through
-``safetensors.safe_open``, one tensor (or one block of rows) at a time, hands
+``model.safetensors.index.json`` Hugging Face writes), their headers validated
+by ``safetensors.safe_open``, one tensor (or one block of rows) at a time with
+one ``os.preadv`` into a fresh tensor (the cost of reading the bytes, no header
+parsing per tensor), hands
 each tensor of every model to a pure merge function from
 :mod:`diversa.combine.merge` as one-key state dicts, and streams the result
 into sharded safetensors files with an index.
@@ -19,8 +21,8 @@ fit it in blocks of rows (:mod:`diversa.combine.merge.chunked`) sized so that
 per entry the inputs' stored bytes, the working set
 (:func:`~diversa.combine.merge.chunked.working_bytes_per_element`: 32 bytes
 element-wise, 40 for magnitude pruning, ``5 n + 56`` for TIES/DARE with n
-counting the base too) and the output fit. Inputs are memory maps opened per read, so pages of the inputs do
-not accumulate. Measured (``benchmarks/bench_merge_memory.py``): three models
+counting the base too) and the output fit. Inputs are read, not memory-mapped, so pages of the inputs
+do not accumulate in the process. Measured (``benchmarks/bench_merge_memory.py``): three models
 with a 32000 x 1024 float32 embedding under ``--max-memory 1GB`` peak at
 0.76 GB (TIES), 0.85 GB (DARE-TIES), 0.76 GB (Task Arithmetic), against 1.7,
 2.2 and 1.2 GB without a budget. The chunked result is the pure function's
