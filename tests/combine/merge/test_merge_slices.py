@@ -91,13 +91,14 @@ slices:
       - {{model: {root}/a, layer_range: [2, 4]}}
       - {{model: {root}/b, layer_range: [1, 3]}}
 parameters:
-  t: [{{filter: self_attn, value: [0, 0.5, 1]}}, {{value: 0.3}}]
+  t: [{{filter: layers.3.mlp, value: 0.9}}, {{filter: self_attn, value: [0, 0.5, 1]}}, {{value: 0.3}}]
 dtype: float32
 """
 
 
 def test_slices_merging_several_sources_give_mergekits_result(llamas, tmp_path):
-    """Per-slice parameters, gradients across each slice, embeddings from the first slice, head from the last."""
+    """Per-slice parameters, gradients across each slice, filters on output names (``layers.3.`` is the second
+    slice's second layer), embeddings from the first slice, head from the last."""
     (theirs, _), (ours, our_cfg) = _run_both(llamas, tmp_path, SLERP)
     _assert_same(theirs, ours)
     assert our_cfg["num_hidden_layers"] == 4

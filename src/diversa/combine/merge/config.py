@@ -379,10 +379,15 @@ class MergeConfig:
         scopes = [self.parameters] + [m.parameters for m in self.models]
         return any(gradient(v) for scope in scopes for v in scope.values())
 
-    def arguments_for(self, tensor: str) -> dict[str, Any]:
-        """The keyword arguments of the merge function for one tensor (filters and gradients resolved)."""
+    def arguments_for(self, tensor: str, position: str | None = None) -> dict[str, Any]:
+        """The keyword arguments of the merge function for one tensor (filters and gradients resolved).
+
+        Filters match ``tensor``; gradients are read at the layer position of
+        ``position`` (default ``tensor``): a slice's layers are filtered by
+        their output names but sit at their place within the slice, as in mergekit.
+        """
         spec = self.spec
-        t = self._t(tensor)
+        t = self._t(tensor if position is None else position)
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
             if name in spec.per_model:

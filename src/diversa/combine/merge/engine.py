@@ -710,8 +710,8 @@ def _call(config, base_sd, model_sds, key, name=None):
     """The method on one tensor; ``name`` (default ``key``) is the output name it is passed under, which seeds
     random masks, while ``key`` (the name within a slice) gives the parameters."""
     spec = config.spec
-    kwargs = config.arguments_for(key)
     name = key if name is None else name
+    kwargs = config.arguments_for(name, position=key)
     if name != key:
         base_sd = None if base_sd is None else {name: base_sd[key]}
         model_sds = [{name: sd[key]} for sd in model_sds]
@@ -816,7 +816,8 @@ class _Writer:
             yield _call(self.config, base_sd, model_sds, key, self.rename(key)).to(dtype)
             return
         base = self._reader(self.base, key) if self.base is not None else None
-        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(key), self.rename(key), base,
+        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(self.rename(key), position=key),
+                            self.rename(key), base,
                             [self._reader(m, key) for m in self.models], shape, rows)
         for block in blocks:
             yield block.to(ref_dtype).to(dtype)  # the pure function casts to the base dtype first
