@@ -17,12 +17,14 @@ def add_parser(commands) -> None:
     p = commands.add_parser(
         "merge", help="merge fine-tuned checkpoints (TIES, DARE, DELLA, SLERP, Model Stock, ...) from a YAML config",
         description="Merge safetensors checkpoints described by a mergekit-style YAML config "
-                    "(merge_method, base_model, models with per-model parameters, parameters, dtype). "
+                    "(merge_method, base_model, models with per-model parameters -- or slices of layer ranges --, "
+                    "parameters, dtype, out_dtype, tokenizer_source). "
                     f"merge_method is one of: {', '.join(METHODS)}. "
                     "permute: true (or mlp, llama) first aligns every model's hidden units to the base (or first) "
                     "model by weight matching, for models trained independently. "
-                    "Tensors stream one at a time; the output (sharded safetensors with an index, plus the "
-                    "base model's config and tokenizer files) appears in OUT_DIR only when complete.")
+                    "Tensors stream one at a time; the output (sharded safetensors with an index, the "
+                    "base model's config and tokenizer files, and a README.md model card with the recipe) "
+                    "appears in OUT_DIR only when complete.")
     p.add_argument("config", metavar="CONFIG.yaml", help="merge config")
     p.add_argument("out_dir", metavar="OUT_DIR",
                    help="output folder (must not exist or be empty, and must not be or hold an input model)")
@@ -33,8 +35,9 @@ def add_parser(commands) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR once the merge succeeds")
     p.add_argument("--no-copy-files", dest="copy_files", action="store_false",
                    help="do not copy config/tokenizer files from the base model")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed of DARE's and DELLA's random masks when the config sets no random_state (default 0)")
+    p.add_argument("--random-seed", "--seed", dest="seed", type=int, default=None,
+                   help="seed of the random masks of DARE and DELLA when the config sets no random_state: the same "
+                        "seed gives the same merge (default 0)")
     p.add_argument("--allow-nan", action="store_true",
                    help="merge models holding NaN or infinite values instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -57,7 +60,7 @@ def run(args) -> int:
     config = load_config(args.config)
     configured = config.parameters.get("random_state")
     if args.seed is not None and configured is not None and args.seed != configured:
-        raise UserError(f"--seed {args.seed} contradicts random_state: {configured} in {args.config}; keep one")
+        raise UserError(f"--random-seed {args.seed} contradicts random_state: {configured} in {args.config}; keep one")
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 100)
     show = not args.quiet and sys.stderr.isatty()
     with Progress(TextColumn("merging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from diversa.combine.merge.keys import StateDict, _assemble, _f32, _resolve_keys, _weights
+from diversa.combine.merge.keys import StateDict, _as_f32, _assemble, _resolve_keys, _weights
 
 __all__ = ["weight_average"]
 
@@ -34,8 +34,11 @@ def weight_average(models: Sequence[Mapping[str, torch.Tensor]], weights: Sequen
         w = [x / total for x in w]
     merged = {}
     for key in keys:
-        acc = torch.zeros(models[0][key].shape, dtype=torch.float32)
-        for wt, m in zip(w, models):
-            acc += wt * _f32(m[key])
+        acc, _ = _as_f32(models[0][key], None, copy=True)  # a new float32 tensor, accumulated in place
+        acc.mul_(w[0])
+        scratch = None
+        for wt, m in zip(w[1:], models[1:]):
+            term, scratch = _as_f32(m[key], scratch)
+            acc.add_(term, alpha=wt)
         merged[key] = acc
     return _assemble(models[0], merged)

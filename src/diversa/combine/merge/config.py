@@ -17,7 +17,9 @@ here under its mergekit name, with mergekit's parameter names and defaults:
 ``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``, ``dare_linear``,
 ``breadcrumbs``, ``breadcrumbs_ties``, ``della``, ``della_linear``, ``sce``,
 ``model_stock``, ``slerp``, ``nuslerp``, ``multislerp``, ``karcher``,
-``nearswap`` and ``passthrough`` (one model: configs have no ``slices:``).
+``nearswap`` and ``passthrough`` (one model per slice). ``slices:`` instead of
+``models:`` builds the layer stack from layer ranges of the models
+(:mod:`diversa.combine.merge.slices`).
 The task-arithmetic family keeps per-model ``weight``, ``density``,
 ``gamma`` and ``epsilon`` and global ``normalize``, ``rescale`` and ``lambda``:
 TIES and DARE use mergekit's weighted sign election, DARE's ``rescale: true``
@@ -46,8 +48,19 @@ YAML is read with the YAML 1.2 float syntax, so ``density: 1e-3`` is a number.
 Values of renamed parameters are checked in the user's terms (``density`` of
 DARE must lie in (0, 1], not "drop_rate ... got 1.5").
 
-``dtype`` (or mergekit's ``out_dtype``, which wins) sets the output dtype of
-floating tensors; arithmetic always runs in float32.
+``dtype`` is the compute dtype, as in mergekit: every floating input tensor is
+rounded to it when read (so ``dtype: bfloat16`` merges what a bfloat16 copy of
+the models holds); the merge functions then run their arithmetic in float32,
+which is at least as precise as any 16-bit dtype, and return the compute
+dtype, as mergekit's methods do. ``out_dtype`` sets the
+output dtype of floating tensors and defaults to ``dtype`` (then to the base
+model's stored dtype).
+
+``tokenizer_source`` (``base``, ``union``, or ``model:PATH`` -- a bare PATH, as
+mergekit spells it, works too) gives the output a
+tokenizer and re-indexes the vocabulary rows of the embeddings and the head
+(:mod:`diversa.combine.merge.vocabulary`); models whose vocabularies differ
+need it.
 
 ``permute: true`` (or ``mlp`` / ``llama`` to declare the architecture) first
 aligns the hidden units of every model to an anchor -- the base model when the
@@ -70,6 +83,7 @@ functions under the same ``torch.manual_seed`` (``random_state=None``).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -94,6 +108,7 @@ from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging
 from diversa.combine.merge.sce import sce_merging
 from diversa.combine.merge.slerp import multislerp, nuslerp, slerp
+from diversa.combine.merge.slices import OutputSlice, parse_slices
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import ties_merging
 
@@ -108,7 +123,7 @@ DTYPES = {
 }
 
 _TOP_LEVEL = ("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source",
-              "permute")
+              "permute", "slices")
 #: Architectures ``permute`` may declare (``true`` means ``auto``; see :mod:`diversa.combine.permute.naming`).
 PERMUTE_ARCHITECTURES = ("auto", "mlp", "llama")
 
@@ -305,6 +320,9 @@ class MergeConfig:
     source: Path | None = None
     permute: str | None = None
     num_layers: int | None = None
+    compute_dtype: str | None = None
+    slices: tuple[OutputSlice, ...] | None = None
+    tokenizer_source: str | None = None
 
     @property
     def spec(self) -> MethodSpec:
@@ -313,6 +331,19 @@ class MergeConfig:
     @property
     def out_dtype(self) -> torch.dtype | None:
         return DTYPES[self.dtype] if self.dtype else None
+
+    @property
+    def input_dtype(self) -> torch.dtype | None:
+        """The compute dtype floating inputs are rounded to when read (None: as stored)."""
+        return DTYPES[self.compute_dtype] if self.compute_dtype else None
+
+    def for_slice(self, index: int) -> MergeConfig:
+        """The merge of one output slice: its sources as the models, slice-level settings over global ones."""
+        part = self.slices[index]
+        models = tuple(ModelEntry(s.model, dict(s.parameters)) for s in part.sources)
+        return dataclasses.replace(self, models=models, base_model=part.base_model or self.base_model,
+                                   parameters={**self.parameters, **part.parameters}, slices=None,
+                                   num_layers=None)
 
     def fine_tuned(self) -> tuple[ModelEntry, ...]:
         """The models merged onto the base (an entry that is the base itself is left out, as mergekit)."""
@@ -348,10 +379,15 @@ class MergeConfig:
         scopes = [self.parameters] + [m.parameters for m in self.models]
         return any(gradient(v) for scope in scopes for v in scope.values())
 
-    def arguments_for(self, tensor: str) -> dict[str, Any]:
-        """The keyword arguments of the merge function for one tensor (filters and gradients resolved)."""
+    def arguments_for(self, tensor: str, position: str | None = None) -> dict[str, Any]:
+        """The keyword arguments of the merge function for one tensor (filters and gradients resolved).
+
+        Filters match ``tensor``; gradients are read at the layer position of
+        ``position`` (default ``tensor``): a slice's layers are filtered by
+        their output names but sit at their place within the slice, as in mergekit.
+        """
         spec = self.spec
-        t = self._t(tensor)
+        t = self._t(tensor if position is None else position)
         kwargs: dict[str, Any] = dict(spec.defaults)
         for name, value in self.parameters.items():
             if name in spec.per_model:
@@ -505,10 +541,16 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"merge config: unknown merge_method {method!r}; available: {sorted(METHODS)}")
     spec = METHODS[method]
-    if data.get("tokenizer_source") not in (None, "base"):
-        raise ValueError("merge config: only tokenizer_source 'base' is supported (files are copied from "
-                         "the base model)")
-    raw_models = data.get("models")
+    tokenizer_source = data.get("tokenizer_source")
+    if tokenizer_source is not None and (not isinstance(tokenizer_source, str) or not tokenizer_source.strip()
+                                         or tokenizer_source == "model:"):
+        raise ValueError(f"merge config: tokenizer_source must be 'base', 'union' or 'model:PATH' (or a model "
+                         f"path, as in mergekit), got {tokenizer_source!r}")
+    if ("models" in data) == ("slices" in data):
+        raise ValueError("merge config: give exactly one of models and slices")
+    slices = parse_slices(data["slices"]) if "slices" in data else None
+    raw_models = data.get("models") if slices is None else [
+        {"model": m} for m in dict.fromkeys(s.model for part in slices for s in part.sources)]
     if not isinstance(raw_models, list) or not raw_models:
         raise ValueError("merge config: models must be a non-empty list of {model: PATH, parameters: {...}}")
     models = []
@@ -533,7 +575,8 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
     base = data.get("base_model")
     if base is not None and not isinstance(base, str):
         raise ValueError(f"merge config: base_model must be a path, got {base!r}")
-    if spec.takes_base and not spec.base_optional and base is None:
+    slice_bases = bool(slices) and all(part.base_model for part in slices)
+    if spec.takes_base and not spec.base_optional and base is None and not slice_bases:
         raise ValueError(f"merge config: merge_method {method!r} needs a base_model")
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):
@@ -544,8 +587,10 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
             raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r}; "
                              f"allowed: {allowed}")
         _check_value(value, name, spec, "parameters.")
+    for i, part in enumerate(slices or ()):
+        _check_slice(part, i, spec, method)
     for name in spec.required:
-        if name not in params:
+        if name not in params and not (slices and all(name in part.parameters for part in slices)):
             raise ValueError(f"merge config: merge_method {method!r} needs parameter {name!r} (under parameters)")
     for field_name in ("dtype", "out_dtype"):
         value = data.get(field_name)
@@ -559,10 +604,32 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> MergeCo
         architecture = "auto" if permute is True else permute
     else:
         raise ValueError(f"merge config: permute must be true, false, 'mlp' or 'llama', got {permute!r}")
-    config = MergeConfig(method, tuple(models), base, dict(params), dtype, source, architecture)
-    if not config.fine_tuned():
+    if architecture is not None and slices is not None:
+        raise ValueError("merge config: permute cannot be combined with slices")
+    config = MergeConfig(method, tuple(models), base, dict(params), dtype, source, architecture,
+                         compute_dtype=data.get("dtype"), slices=slices, tokenizer_source=tokenizer_source)
+    if slices is None and not config.fine_tuned():
         raise ValueError("merge config: models lists no model besides the base model")
     return config
+
+
+def _check_slice(part: OutputSlice, index: int, spec: MethodSpec, method: str) -> None:
+    """A slice's own parameters (checked as global ones) and its sources' (checked as per-model ones)."""
+    where = f"slices[{index}]"
+    allowed = spec.global_parameters()
+    for name, value in part.parameters.items():
+        if name not in allowed:
+            raise ValueError(f"merge config: unknown parameter {name!r} for method {method!r} ({where}); "
+                             f"allowed: {allowed}")
+        _check_value(value, name, spec, f"{where}.parameters.")
+    for j, source in enumerate(part.sources):
+        for name, value in source.parameters.items():
+            if name not in spec.per_model:
+                raise ValueError(f"merge config: unknown per-model parameter {name!r} for method {method!r} "
+                                 f"({where}.sources[{j}]); allowed: {sorted(spec.per_model)}")
+            _check_value(value, name, spec, f"{where}.sources[{j}].parameters.")
+    if method == "passthrough" and len(part.sources) != 1:
+        raise ValueError(f"merge config: {where}: passthrough takes one source per slice, got {len(part.sources)}")
 
 
 def load_config(path) -> MergeConfig:

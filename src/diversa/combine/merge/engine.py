@@ -1,8 +1,10 @@
 """The streaming merge engine behind ``diversa merge``.
 
 Reads safetensors checkpoints (one file, or shards with the
-``model.safetensors.index.json`` Hugging Face writes) through
-``safetensors.safe_open``, one tensor (or one block of rows) at a time, hands
+``model.safetensors.index.json`` Hugging Face writes), their headers validated
+by ``safetensors.safe_open``, one tensor (or one block of rows) at a time with
+one ``os.preadv`` into a fresh tensor (the cost of reading the bytes, no header
+parsing per tensor), hands
 each tensor of every model to a pure merge function from
 :mod:`diversa.combine.merge` as one-key state dicts, and streams the result
 into sharded safetensors files with an index.
@@ -19,8 +21,8 @@ fit it in blocks of rows (:mod:`diversa.combine.merge.chunked`) sized so that
 per entry the inputs' stored bytes, the working set
 (:func:`~diversa.combine.merge.chunked.working_bytes_per_element`: 32 bytes
 element-wise, 40 for magnitude pruning, ``5 n + 56`` for TIES/DARE with n
-counting the base too) and the output fit. Inputs are memory maps opened per read, so pages of the inputs do
-not accumulate. Measured (``benchmarks/bench_merge_memory.py``): three models
+counting the base too) and the output fit. Inputs are read, not memory-mapped, so pages of the inputs
+do not accumulate in the process. Measured (``benchmarks/bench_merge_memory.py``): three models
 with a 32000 x 1024 float32 embedding under ``--max-memory 1GB`` peak at
 0.76 GB (TIES), 0.85 GB (DARE-TIES), 0.76 GB (Task Arithmetic), against 1.7,
 2.2 and 1.2 GB without a budget. The chunked result is the pure function's
@@ -44,6 +46,15 @@ are copied to the output, as mergekit does. Methods that draw random numbers
 (DARE) get ``seed`` as their ``random_state`` unless the config sets one, so
 every merge is reproducible.
 
+A ``slices:`` config is merged as several merges writing into one output: the
+tensors before the layer stack, each slice's layers (read under names
+renumbered from 0, so gradients run across the slice, and written under their
+output numbers, which also seed random masks), and the tensors after the
+stack; ``config.json`` gets the new layer count. With ``tokenizer_source`` the
+vocabulary tensors are re-indexed to the output vocabulary as they are read
+(:mod:`diversa.combine.merge.vocabulary`). The output folder also gets a
+``README.md`` model card with the recipe (:mod:`diversa.combine.merge.card`).
+
 Methods follow mergekit's semantics for its shared methods (see
 :mod:`diversa.combine.merge.config`); TIES (Yadav et al., arXiv:2306.01708)
 and DARE (Yu et al., arXiv:2311.03099) are computed per tensor.
@@ -65,8 +76,11 @@ from pathlib import Path
 import torch
 
 from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_per_element
-from diversa.combine.merge.config import MergeConfig, count_layers, load_config
+from diversa.combine.merge.card import write_model_card
+from diversa.combine.merge.config import MergeConfig, count_layers, layer_index, load_config
 from diversa.combine.merge.keys import check_unmerged
+from diversa.combine.merge.slices import before_stack, renumber
+from diversa.combine.merge.vocabulary import is_vocabulary_tensor, prepare_vocabulary
 from diversa.datasets.files import temporary_folder
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
@@ -87,6 +101,7 @@ class _Entry:
     file: Path
     dtype: torch.dtype
     shape: tuple[int, ...]
+    offset: int = -1  # of the tensor's first byte in ``file`` (-1: unknown, read through safetensors)
 
 
 def _open(path: Path):
@@ -148,15 +163,53 @@ def _header_problem(path: Path) -> str | None:
 
 
 def _read_header(path: Path) -> dict[str, _Entry]:
-    with _open(path) as f:
+    with _open(path) as f:  # validates the header (offsets, sizes, dtypes)
         entries = {}
         for name in f.keys():
             view = f.get_slice(name)
             dtype = view.get_dtype()
             if dtype not in _DTYPES:
                 raise ValueError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {dtype!r}")
-            entries[name] = _Entry(path, _DTYPES[dtype], tuple(view.get_shape()))
-    return entries
+            entries[name] = (_DTYPES[dtype], tuple(view.get_shape()))
+    offsets = _data_offsets(path)
+    return {name: _Entry(path, dtype, shape, offsets.get(name, -1)) for name, (dtype, shape) in entries.items()}
+
+
+def _data_offsets(path: Path) -> dict[str, int]:
+    """Absolute byte offset of every tensor of a (validated) safetensors file."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    return {name: 8 + length + info["data_offsets"][0] for name, info in header.items() if name != "__metadata__"}
+
+
+def _pread_tensor(entry: _Entry, rows: tuple[int, int] | None) -> torch.Tensor:
+    """Tensor bytes read straight into a new tensor with ``os.preadv``: one copy, no memory map to release."""
+    shape = list(entry.shape)
+    offset = entry.offset
+    if rows is not None and shape:
+        row_bytes = _nbytes(shape[1:], entry.dtype)
+        offset += rows[0] * row_bytes
+        shape[0] = max(0, min(rows[1], shape[0]) - rows[0])
+    out = torch.empty(shape, dtype=entry.dtype)
+    n = out.numel() * out.element_size()
+    if n:
+        view = memoryview(out.view(-1).view(torch.uint8).numpy())
+        fd = os.open(entry.file, os.O_RDONLY)
+        try:
+            done = 0
+            while done < n:
+                got = os.preadv(fd, [view[done:]], offset + done)
+                if got <= 0:
+                    raise ValueError(f"{str(entry.file)!r}: the file ends inside a tensor (was it changed?)")
+                done += got
+        finally:
+            os.close(fd)
+    return out
+
+
+#: Whether tensors can be read with ``os.preadv`` (safetensors stores little-endian data).
+_RAW_READS = sys.byteorder == "little" and hasattr(os, "preadv")
 
 
 class Checkpoint:
@@ -205,12 +258,15 @@ class Checkpoint:
     def read(self, key: str, rows: tuple[int, int] | None = None) -> torch.Tensor:
         """Tensor ``key`` (or its rows ``[start, stop)``), read from disk.
 
-        The tensor is a view of the file's memory map (safetensors maps the
-        file); the file is opened for this read only, so the map -- and the
-        pages of it the merge touched -- go away with the tensor, and memory
-        does not grow with the size of the inputs.
+        The bytes are read with one ``os.preadv`` into a new tensor at the
+        offset the (validated) header gives: no memory map, so the pages the
+        merge touched are not held and memory does not grow with the size of
+        the inputs. (Big-endian machines read through ``safetensors``,
+        opening the file for this read only.)
         """
         entry = self.entries[key]
+        if _RAW_READS and entry.offset >= 0 and entry.dtype in _NAMES:
+            return _pread_tensor(entry, rows)
         with _open(entry.file) as handle:
             if rows is None or not entry.shape:
                 return handle.get_tensor(key)
@@ -385,46 +441,172 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     _prepare_out_dir(out_dir, overwrite)
     max_bytes = parse_size(max_shard_size)
     budget = None if max_memory is None else parse_size(max_memory, "max_memory")
-    spec = config.spec
     used_seed = None
-    if spec.takes_seed:
+    if config.spec.takes_seed:
         random_state = config.parameters.get("random_state")
         used_seed = seed if random_state is None else random_state
         if random_state is None:
             config = dataclasses.replace(config, parameters={**config.parameters, "random_state": seed})
-    entries = config.fine_tuned()
-    model_paths = [_resolve_model_path(e.model, config) for e in entries]
-    base_path = _resolve_model_path(config.base_model, config) if config.base_model else None
-    _check_not_an_input(out_dir, model_paths + ([base_path] if base_path is not None else []))
-    models = [Checkpoint(p) for p in model_paths]
-    base = Checkpoint(base_path) if base_path is not None else None
-    checkpoints = models + ([base] if base is not None else [])
-    merge_base = base if spec.takes_base else None
-    reference = base if (base is not None and spec.takes_base) else (base or models[0])
-    names = {id(c): str(c.path) for c in checkpoints}
-    config = dataclasses.replace(config, num_layers=count_layers(reference.keys))  # for gradients
-    layout, merged_keys = _plan(config, reference, models, merge_base, names)
-    aligned = ()
-    if config.permute is not None:
-        models, aligned = _align(config, models, merge_base, names, seed)
+    paths = [_resolve_model_path(e.model, config) for e in config.models]
+    if config.base_model:
+        paths.append(_resolve_model_path(config.base_model, config))
+    _check_not_an_input(out_dir, paths)
+    opened: dict[Path, Checkpoint] = {}
+
+    def open_model(path: str):
+        located = _resolve_model_path(path, config)
+        if located.resolve() not in opened:
+            opened[located.resolve()] = Checkpoint(located)
+        return opened[located.resolve()]
+
+    vocabulary = prepare_vocabulary(config, open_model)
+    names: dict[int, str] = {}
+    aligned: tuple[str, ...] = ()
+    if config.slices is None:
+        part, aligned = _whole_model_part(config, open_model, names, seed)
+        parts = [part]
+        n_layers = None
+    else:
+        parts, n_layers = _slice_parts(config, open_model, names)
+    routes: dict[str, tuple[_Writer, str]] = {}
+    layout = []
+    chunked = []
+    for part in parts:
+        part_layout, merged_keys = _plan(part.config, part.reference, part.models, part.base, names, vocabulary)
+        _dry_run(part.config, merged_keys, len(part.models))
+        inputs = part.models + ([part.base] if part.base is not None else [])
+        reindexed = set() if vocabulary is None else {k for k in merged_keys if is_vocabulary_tensor(k)}
+        chunks = _plan_chunks(part.config, part_layout, merged_keys, part.reference, inputs, budget, reindexed)
+        chunked += [part.rename(k) for k, rows in chunks.items() if rows is not None]
+        writer = _Writer(part.config, part.reference, part.models, part.base, merged_keys, chunks, allow_nan, names,
+                         vocabulary, part.rename)
+        for key, dtype, shape in part_layout:
+            routes[part.rename(key)] = (writer, key)
+            layout.append((part.rename(key), dtype, shape))
     shards = _plan_shards(layout, max_bytes)
-    _dry_run(config, merged_keys, len(models))
-    inputs = models + ([merge_base] if merge_base is not None else [])
-    chunks = _plan_chunks(config, layout, merged_keys, reference, inputs, budget)
+    first = config.base_model or (config.slices[0].sources[0].model if config.slices else config.models[0].model)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.merging-")
     try:
-        writer = _Writer(config, reference, models, merge_base, merged_keys, chunks, allow_nan, names)
-        shard_names = writer.write_all(shards, tmp, progress)
-        copied = _copy_files(base or models[0], tmp, config.out_dtype) if copy_files else []
+        shard_names = _write_all(routes, shards, tmp, progress)
+        copied = _copy_files(open_model(first), tmp, config.out_dtype, n_layers) if copy_files else []
+        if vocabulary is not None:
+            copied = sorted(set(copied) | set(vocabulary.save(tmp)))
+        write_model_card(tmp, config)
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     total = sum(_nbytes(s, d) for _, d, s in layout)
-    return MergeResult(out_dir, config.merge_method, len(models), len(layout), len(merged_keys),
-                       tuple(shard_names), total, tuple(copied), used_seed,
-                       tuple(k for k, rows in chunks.items() if rows is not None), tuple(writer.nonfinite), aligned)
+    writers = list(dict.fromkeys(w for w, _ in routes.values()))
+    nonfinite = tuple(dict.fromkeys(x for w in writers for x in w.nonfinite))
+    n_models = len(dict.fromkeys(id(m) for part in parts for m in part.models))
+    n_merged = sum(len(w.merged_keys) for w in writers)
+    return MergeResult(out_dir, config.merge_method, n_models if config.slices is None else len(config.models),
+                       len(layout), n_merged, tuple(shard_names), total, tuple(copied), used_seed,
+                       tuple(chunked), nonfinite, aligned)
+
+
+@dataclass
+class _Part:
+    """One merge among the output's tensors: its config, inputs, and how its tensor names map to the output's."""
+
+    config: MergeConfig
+    models: list
+    base: object | None
+    reference: object
+    rename: Callable[[str], str] = lambda key: key
+
+
+def _whole_model_part(config, open_model, names, seed):
+    """The merge of whole models (``models:``), permuted first when the config asks."""
+    spec = config.spec
+    models = [open_model(e.model) for e in config.fine_tuned()]
+    base = open_model(config.base_model) if config.base_model else None
+    for c in models + ([base] if base is not None else []):
+        names[id(c)] = str(c.path)
+    merge_base = base if spec.takes_base else None
+    reference = base if (base is not None and spec.takes_base) else (base or models[0])
+    config = dataclasses.replace(config, num_layers=count_layers(reference.keys))  # for gradients
+    aligned = ()
+    if config.permute is not None:
+        _plan(config, reference, models, merge_base, names)  # shapes and dtypes agree before aligning
+        models, aligned = _align(config, models, merge_base, names, seed)
+    return _Part(config, models, merge_base, reference), aligned
+
+
+class _View:
+    """A checkpoint seen through a renaming: ``entries`` holds some of its tensors under new names."""
+
+    def __init__(self, source, mapping: Mapping[str, str]):
+        self.source, self.mapping, self.path = source, dict(mapping), source.path
+        self.entries = {new: source.entries[old] for new, old in self.mapping.items()}
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, key: str, rows=None) -> torch.Tensor:
+        return self.source.read(self.mapping[key], rows)
+
+    def non_tensor_files(self) -> list[Path]:
+        return self.source.non_tensor_files()
+
+
+def _slice_parts(config, open_model, names) -> tuple[list[_Part], int]:
+    """The merges of a ``slices:`` config: tensors before the stack, every slice's layers, tensors after it."""
+    parts = []
+    offset = 0
+    for i, part in enumerate(config.slices):
+        sources = []
+        for j, source in enumerate(part.sources):
+            checkpoint = open_model(source.model)
+            available = count_layers(checkpoint.keys) or 0
+            first, stop = source.layer_range
+            if stop > available:
+                raise ValueError(f"merge config: slices[{i}].sources[{j}].layer_range {[first, stop]} exceeds the "
+                                 f"{available} layers of model {source.model!r}")
+            mapping = {renumber(k, -first): k for k in checkpoint.keys
+                       if (index := layer_index(k)) is not None and first <= index < stop}
+            sources.append(_View(checkpoint, mapping))
+            names[id(sources[-1])] = f"{source.model} layers [{first}, {stop})"
+        sub = dataclasses.replace(config.for_slice(i), num_layers=part.n_layers)
+        parts.append(_part_of(sub, part.sources, sources, f"slices[{i}]", lambda k, o=offset: renumber(k, o)))
+        offset += part.n_layers
+    for position, index in (("before", 0), ("after", -1)):
+        part = config.slices[index]
+        views = []
+        for source in part.sources:
+            checkpoint = open_model(source.model)
+            keep = [k for k in checkpoint.keys if layer_index(k) is None and before_stack(k) == (position == "before")]
+            views.append(_View(checkpoint, {k: k for k in keep}))
+            names[id(views[-1])] = source.model
+        if views[0].keys:
+            where = f"slices[{index if index >= 0 else len(config.slices) - 1}]"
+            parts.insert(0 if position == "before" else len(parts),
+                         _part_of(config.for_slice(index), part.sources, views, where, lambda k: k))
+    return parts, offset
+
+
+def _part_of(config, sources, views, where: str, rename) -> _Part:
+    """A slice's merge: its fine-tuned sources as the models, the source that is the base as the base."""
+    by_path: dict[Path, _View] = {}
+    for source, view in zip(sources, views):
+        path = _resolve_model_path(source.model, config).resolve()
+        if path in by_path:
+            raise ValueError(f"merge config: {where} names model {source.model!r} twice")
+        by_path[path] = view
+    spec = config.spec
+    base = None
+    if spec.takes_base and config.base_model is not None:
+        base = by_path.get(_resolve_model_path(config.base_model, config).resolve())
+        if base is None:
+            raise ValueError(f"merge config: {where}: base_model {config.base_model!r} is not among the slice's "
+                             f"sources; add it with the same layer_range")
+    models = [by_path[_resolve_model_path(e.model, config).resolve()] for e in config.fine_tuned()]
+    if not models:
+        raise ValueError(f"merge config: {where} has no source besides the base model")
+    return _Part(config, models, base, base if base is not None else models[0], rename)
 
 
 def _align(config, models, base, names, seed):
@@ -438,8 +620,11 @@ def _align(config, models, base, names, seed):
     return aligned, tuple(names[id(m)] for m in models if m is not anchor)
 
 
-def _plan(config, reference, models, base, names):
-    """Output layout [(name, dtype, shape)] and the set of merged keys, after checking every input."""
+def _plan(config, reference, models, base, names, vocabulary=None):
+    """Output layout [(name, dtype, shape)] and the set of merged keys, after checking every input.
+
+    With a ``vocabulary`` the vocabulary tensors may differ in rows and get as many as it has tokens.
+    """
     inputs = models + ([base] if base is not None else [])
     for c in inputs:
         if c is reference:
@@ -459,21 +644,31 @@ def _plan(config, reference, models, base, names):
             if key not in c.entries:
                 raise ValueError(f"tensor {key!r} is missing from model {names[id(c)]!r}")
             e = c.entries[key]
+            if e.shape[1:] == ref.shape[1:] and e.shape != ref.shape and is_vocabulary_tensor(key):
+                if vocabulary is None:
+                    raise ValueError(f"tensor {key!r} has {e.shape[0]} token rows in model {names[id(c)]!r} but "
+                                     f"{ref.shape[0]} in {names[id(reference)]!r}; set tokenizer_source (base, "
+                                     "union or model:PATH) to merge models with different vocabularies")
+                continue
             if e.shape != ref.shape:
                 raise ValueError(f"tensor {key!r} has shape {list(e.shape)} in model {names[id(c)]!r} but "
                                  f"{list(ref.shape)} in {names[id(reference)]!r}")
             if e.dtype.is_floating_point != floating or (not floating and e.dtype != ref.dtype):
                 raise ValueError(f"tensor {key!r} has dtype {_NAMES[e.dtype]} in model {names[id(c)]!r} but "
                                  f"{_NAMES[ref.dtype]} in {names[id(reference)]!r}")
+        shape = ref.shape
+        if vocabulary is not None and is_vocabulary_tensor(key) and shape:
+            shape = (vocabulary.size, *shape[1:])
         if floating:
             merged.add(key)
-            layout.append((key, out_dtype or ref.dtype, ref.shape))
+            layout.append((key, out_dtype or ref.dtype, shape))
         else:
             layout.append((key, ref.dtype, ref.shape))
     return layout, merged
 
 
-def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict[str, int | None]:
+def _plan_chunks(config, layout, merged_keys, reference, inputs, budget,
+                 whole=frozenset()) -> dict[str, int | None]:
     """Rows per block of every tensor (None: whole), or ``ValueError`` for a tensor that cannot fit ``budget``.
 
     The budget left once the process's current memory is counted is shared by
@@ -497,7 +692,7 @@ def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict
                   else (len(inputs) + 1) * ref.dtype.itemsize)
         work = working_bytes_per_element(function, len(inputs)) if key in merged_keys else 0
         per_entry = stored + work + out_dtype.itemsize
-        if numel * per_entry <= spare:
+        if numel * per_entry <= spare or key in whole:  # ``whole``: re-indexed vocabularies
             continue
         row = max(1, numel // shape[0]) if shape else 1
         if key in merged_keys and not chunkable(function, config.arguments_for(key)):
@@ -511,15 +706,21 @@ def _plan_chunks(config, layout, merged_keys, reference, inputs, budget) -> dict
     return plan
 
 
-def _call(config, base_sd, model_sds, key):
+def _call(config, base_sd, model_sds, key, name=None):
+    """The method on one tensor; ``name`` (default ``key``) is the output name it is passed under, which seeds
+    random masks, while ``key`` (the name within a slice) gives the parameters."""
     spec = config.spec
-    kwargs = config.arguments_for(key)
+    name = key if name is None else name
+    kwargs = config.arguments_for(name, position=key)
+    if name != key:
+        base_sd = None if base_sd is None else {name: base_sd[key]}
+        model_sds = [{name: sd[key]} for sd in model_sds]
     try:
         if spec.takes_base:
-            return spec.function(base_sd, model_sds, keys=[key], **kwargs)[key]
-        return spec.function(model_sds, keys=[key], **kwargs)[key]
+            return spec.function(base_sd, model_sds, keys=[name], **kwargs)[name]
+        return spec.function(model_sds, keys=[name], **kwargs)[name]
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"tensor {key!r}: method {config.merge_method!r}: {exc}") from None
+        raise ValueError(f"tensor {name!r}: method {config.merge_method!r}: {exc}") from None
 
 
 def _dry_run(config, merged_keys, n_models: int) -> None:
@@ -550,12 +751,14 @@ def _finite(tensor: torch.Tensor) -> bool:
 class _Writer:
     """Writes the output shards tensor by tensor (whole or in row blocks), checking inputs as it reads."""
 
-    def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names):
+    def __init__(self, config, reference, models, base, merged_keys, chunks, allow_nan: bool, names,
+                 vocabulary=None, rename=lambda key: key):
         self.config, self.reference, self.models, self.base = config, reference, models, base
+        self.vocabulary, self.rename = vocabulary, rename
         self.merged_keys, self.chunks, self.allow_nan, self.names = merged_keys, chunks, allow_nan, names
         self.nonfinite: list[tuple[str, str]] = []
 
-    def _read(self, checkpoint: Checkpoint, key: str, rows=None) -> torch.Tensor:
+    def _read(self, checkpoint: Checkpoint, key: str, rows=None, round_to_compute: bool = True) -> torch.Tensor:
         tensor = checkpoint.read(key, rows)
         if tensor.is_floating_point() and not _finite(tensor):
             where = (self.names[id(checkpoint)], key)
@@ -564,14 +767,28 @@ class _Writer:
                                  "merge it (pass allow_nan=True / --allow-nan to merge anyway)")
             if where not in self.nonfinite:
                 self.nonfinite.append(where)
+        compute = self.config.input_dtype
+        if round_to_compute and compute is not None and key in self.merged_keys and tensor.dtype != compute:
+            tensor = tensor.to(compute)  # mergekit's dtype: the inputs as a copy in that dtype holds them
         return tensor
+
+    def _rounding_is_exact(self, key: str, inputs, out_dtype: torch.dtype) -> bool:
+        """Whether casting the inputs to the compute dtype can be skipped: float32 holds every 16-bit value
+        exactly, the merge functions compute in float32 anyway, and their result (in the dtype of the first
+        tensor they see) is stored in that same dtype."""
+        if self.config.input_dtype != torch.float32:
+            return False
+        stored = [c.entries[key].dtype for c in inputs]
+        first = self.base if self.base is not None and self.config.spec.takes_base else self.models[0]
+        return (all(d in (torch.float16, torch.bfloat16, torch.float32) for d in stored)
+                and first.entries[key].dtype == out_dtype)
 
     def _reader(self, checkpoint: Checkpoint, key: str):
         return lambda start, stop: self._read(checkpoint, key, (start, stop))
 
     def _blocks(self, key: str, dtype: torch.dtype, shape) -> Iterator[torch.Tensor]:
         """The output tensor ``key`` as blocks of rows, cast to ``dtype``."""
-        ref_dtype = self.reference.entries[key].dtype
+        ref_dtype = self.config.input_dtype or self.reference.entries[key].dtype
         rows = self.chunks[key]
         if key not in self.merged_keys:
             inputs = self.models + ([self.base] if self.base is not None else [])
@@ -589,69 +806,96 @@ class _Writer:
                     self.reference, key, span)
             return
         if rows is None:
-            base_sd = {key: self._read(self.base, key)} if self.base is not None else None
-            model_sds = [{key: self._read(m, key)} for m in self.models]
-            yield _call(self.config, base_sd, model_sds, key).to(dtype)
+            inputs = self.models + ([self.base] if self.base is not None else [])
+            exact = self._rounding_is_exact(key, inputs, dtype)
+            tensors = [self._read(c, key, round_to_compute=not exact) for c in inputs]
+            if self.vocabulary is not None and is_vocabulary_tensor(key):
+                tensors = self.vocabulary.align(tensors, inputs, self.base)
+            base_sd = {key: tensors[-1]} if self.base is not None else None
+            model_sds = [{key: t} for t in tensors[:len(self.models)]]
+            yield _call(self.config, base_sd, model_sds, key, self.rename(key)).to(dtype)
             return
         base = self._reader(self.base, key) if self.base is not None else None
-        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(key), key, base,
+        blocks = merge_rows(self.config.spec.function, self.config.arguments_for(self.rename(key), position=key),
+                            self.rename(key), base,
                             [self._reader(m, key) for m in self.models], shape, rows)
         for block in blocks:
             yield block.to(ref_dtype).to(dtype)  # the pure function casts to the base dtype first
 
-    def write_all(self, shards, tmp: Path, progress) -> list[str]:
-        n = len(shards)
-        file_names = (["model.safetensors"] if n == 1 else
-                      [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
-        total = sum(len(s) for s in shards)
-        done = 0
-        weight_map, total_size = {}, 0
-        for file_name, shard in zip(file_names, shards):
-            with open(tmp / file_name, "wb") as f:
-                f.write(_header_bytes(shard))
-                for key, dtype, shape in shard:
-                    rows = 0
-                    for block in self._blocks(key, dtype, shape):
-                        whole = self.chunks[key] is None
-                        if block.dtype != dtype or (tuple(block.shape) != tuple(shape) if whole
-                                                    else tuple(block.shape[1:]) != tuple(shape[1:])):
-                            raise RuntimeError(f"tensor {key!r}: method returned {block.dtype} {list(block.shape)}, "
-                                               f"expected {dtype} {list(shape)}")
-                        _write_tensor(f, block)
-                        rows += block.shape[0] if block.dim() else 1
-                        del block
-                    if rows != (shape[0] if shape else 1):
-                        raise RuntimeError(f"tensor {key!r}: {rows} rows written, expected shape {list(shape)}")
-                    weight_map[key] = file_name
-                    total_size += _nbytes(shape, dtype)
-                    done += 1
-                    if progress is not None:
-                        progress(done, total, key)
-        if n > 1:
-            index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
-            (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
-        return file_names
 
 
-def _copy_files(source: Checkpoint, tmp: Path, out_dtype) -> list[str]:
+def _write_all(routes, shards, tmp: Path, progress) -> list[str]:
+    """Write the output shards tensor by tensor, each from the writer of the merge that makes it."""
+    n = len(shards)
+    file_names = (["model.safetensors"] if n == 1 else
+                  [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)])
+    total = sum(len(s) for s in shards)
+    done = 0
+    weight_map, total_size = {}, 0
+    for file_name, shard in zip(file_names, shards):
+        with open(tmp / file_name, "wb") as f:
+            f.write(_header_bytes(shard))
+            for name, dtype, shape in shard:
+                writer, key = routes[name]
+                rows = 0
+                for block in writer._blocks(key, dtype, shape):
+                    whole = writer.chunks[key] is None
+                    if block.dtype != dtype or (tuple(block.shape) != tuple(shape) if whole
+                                                else tuple(block.shape[1:]) != tuple(shape[1:])):
+                        raise RuntimeError(f"tensor {name!r}: method returned {block.dtype} {list(block.shape)}, "
+                                           f"expected {dtype} {list(shape)}")
+                    _write_tensor(f, block)
+                    rows += block.shape[0] if block.dim() else 1
+                    del block
+                if rows != (shape[0] if shape else 1):
+                    raise RuntimeError(f"tensor {name!r}: {rows} rows written, expected shape {list(shape)}")
+                weight_map[name] = file_name
+                total_size += _nbytes(shape, dtype)
+                done += 1
+                if progress is not None:
+                    progress(done, total, name)
+    if n > 1:
+        index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
+        (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return file_names
+
+
+def _copy_files(source: Checkpoint, tmp: Path, out_dtype, n_layers: int | None = None) -> list[str]:
+    """Copy the non-tensor files; ``config.json`` gets the output dtype and, for slices, the new layer count."""
     copied = []
     for path in source.non_tensor_files():
         target = tmp / path.name
-        if path.name == "config.json" and out_dtype is not None:
+        if path.name == "config.json" and (out_dtype is not None or n_layers is not None):
             try:
                 cfg = json.loads(path.read_text())
             except json.JSONDecodeError:
                 shutil.copyfile(path, target)
             else:
-                name = str(out_dtype).removeprefix("torch.")
-                for field_name in ("torch_dtype", "dtype"):
-                    if field_name in cfg or field_name == "torch_dtype":
-                        cfg[field_name] = name
+                if out_dtype is not None:
+                    name = str(out_dtype).removeprefix("torch.")
+                    for field_name in ("torch_dtype", "dtype"):
+                        if field_name in cfg or field_name == "torch_dtype":
+                            cfg[field_name] = name
+                if n_layers is not None:
+                    _set_layer_count(cfg, n_layers)
                 target.write_text(json.dumps(cfg, indent=2) + "\n")
         else:
             shutil.copyfile(path, target)
         copied.append(path.name)
     return copied
+
+
+#: config.json keys holding the number of layers in the architectures transformers knows.
+_LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+
+def _set_layer_count(cfg: dict, n_layers: int) -> None:
+    """Set the layer count of a config.json (its ``text_config`` too, for multimodal models)."""
+    for scope in (cfg, cfg.get("text_config")):
+        if isinstance(scope, dict):
+            for key in _LAYER_COUNT_KEYS:
+                if key in scope:
+                    scope[key] = n_layers
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

@@ -149,6 +149,19 @@ def _resolve_keys(base, models, keys) -> list[str]:
     return keys
 
 
+def _as_f32(t: torch.Tensor, scratch: torch.Tensor | None, copy: bool = False):
+    """``(t as float32, scratch)``: converted into the reusable ``scratch`` buffer (allocated when None or of
+    another shape) instead of a new tensor. A float32 ``t`` is returned as is unless ``copy`` (the caller then
+    writes into the result). Converting first and adding float32 to float32 is ~4x faster than torch's
+    mixed-dtype in-place add."""
+    t = _f32(t) if not isinstance(t, torch.Tensor) else t.detach()
+    if t.dtype == torch.float32 and not copy:
+        return t, scratch
+    if scratch is None or scratch.shape != t.shape:
+        scratch = torch.empty(t.shape, dtype=torch.float32)
+    return scratch.copy_(t), scratch
+
+
 def _f32(t: torch.Tensor) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"expected a torch tensor, got a {type(t).__module__}.{type(t).__name__} (convert with "

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from diversa.combine.merge.keys import StateDict, _assemble, _f32, _resolve_keys, _weights
+from diversa.combine.merge.keys import StateDict, _as_f32, _assemble, _f32, _resolve_keys, _weights
 
 __all__ = ["task_arithmetic"]
 
@@ -46,7 +46,9 @@ def task_arithmetic(base: Mapping[str, torch.Tensor], models: Sequence[Mapping[s
     for key in keys:
         b = _f32(base[key])
         acc = b.clone()
+        scratch = None  # one float32 buffer for every task vector, accumulated in place
         for wt, m in zip(lam, models):
-            acc += wt * (_f32(m[key]) - b)
+            delta, scratch = _as_f32(m[key], scratch, copy=True)
+            acc.add_(delta.sub_(b), alpha=wt)
         merged[key] = acc
     return _assemble(base, merged)
