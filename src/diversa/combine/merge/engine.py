@@ -79,9 +79,9 @@ from diversa.combine.merge.chunked import chunkable, merge_rows, working_bytes_p
 from diversa.combine.merge.card import write_model_card
 from diversa.combine.merge.config import MergeConfig, count_layers, layer_index, load_config
 from diversa.combine.merge.keys import check_unmerged
+from diversa.combine.merge.output_folder import check_output_folder, staged_folder
 from diversa.combine.merge.slices import before_stack, renumber
 from diversa.combine.merge.vocabulary import is_vocabulary_tensor, prepare_vocabulary
-from diversa.datasets.files import temporary_folder
 
 __all__ = ["Checkpoint", "MergeResult", "merge_checkpoints", "parse_size", "write_safetensors"]
 
@@ -387,25 +387,6 @@ def _resolve_model_path(path: str, config: MergeConfig) -> Path:
     return p
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} exists and is not a folder")
-        if any(out_dir.iterdir()) and not overwrite:
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} exists and is not empty (pass overwrite=True / "
-                             "--overwrite to replace it)")
-
-
-def _check_not_an_input(out_dir: Path, inputs: list[Path]) -> None:
-    """Refuse an output folder that is an input, lies inside one, or holds one (overwriting would destroy it)."""
-    out = out_dir.resolve()
-    for path in inputs:
-        model = path.resolve()
-        if out == model or model in out.parents or out in model.parents:
-            raise ValueError(f"OUT_DIR {str(out_dir)!r} is, holds or lies inside the input model {str(path)!r}; "
-                             "write the merge to another folder")
-
-
 def _process_rss() -> int:
     """Resident memory of this process in bytes (the peak so far where /proc is not available)."""
     try:
@@ -438,7 +419,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {seed!r}")
     out_dir = Path(out_dir).expanduser()
-    _prepare_out_dir(out_dir, overwrite)
+    check_output_folder(out_dir, overwrite)
     max_bytes = parse_size(max_shard_size)
     budget = None if max_memory is None else parse_size(max_memory, "max_memory")
     used_seed = None
@@ -450,7 +431,7 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
     paths = [_resolve_model_path(e.model, config) for e in config.models]
     if config.base_model:
         paths.append(_resolve_model_path(config.base_model, config))
-    _check_not_an_input(out_dir, paths)
+    check_output_folder(out_dir, overwrite, paths)
     opened: dict[Path, Checkpoint] = {}
 
     def open_model(path: str):
@@ -485,18 +466,12 @@ def merge_checkpoints(config, out_dir, *, max_shard_size="5GB", copy_files: bool
             layout.append((part.rename(key), dtype, shape))
     shards = _plan_shards(layout, max_bytes)
     first = config.base_model or (config.slices[0].sources[0].model if config.slices else config.models[0].model)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.merging-")
-    try:
+    with staged_folder(out_dir, "merging") as tmp:
         shard_names = _write_all(routes, shards, tmp, progress)
         copied = _copy_files(open_model(first), tmp, config.out_dtype, n_layers) if copy_files else []
         if vocabulary is not None:
             copied = sorted(set(copied) | set(vocabulary.save(tmp)))
         write_model_card(tmp, config)
-        _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     total = sum(_nbytes(s, d) for _, d, s in layout)
     writers = list(dict.fromkeys(w for w, _ in routes.values()))
     nonfinite = tuple(dict.fromkeys(x for w in writers for x in w.nonfinite))
@@ -897,17 +872,3 @@ def _set_layer_count(cfg: dict, n_layers: int) -> None:
                 if key in scope:
                     scope[key] = n_layers
 
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
-        os.rmdir(old)
-        os.replace(out_dir, old)
-        try:
-            os.replace(tmp, out_dir)
-        except BaseException:
-            os.replace(old, out_dir)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)

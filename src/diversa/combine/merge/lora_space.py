@@ -33,7 +33,6 @@ import copy
 import inspect
 import math
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -321,23 +320,12 @@ def save_merged_adapter(merge: LoRAMerge, out_dir: str | os.PathLike, overwrite:
 
     from safetensors.torch import save_file
 
-    from diversa.datasets.files import temporary_folder
+    from diversa.combine.merge.output_folder import check_output_folder, staged_folder
 
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir {str(out)!r} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"out_dir {str(out)!r} exists and is not empty (pass overwrite=True / --overwrite)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_folder(out.parent, f".{out.name}.merging-")
-    try:
+    check_output_folder(out, overwrite, label="out_dir")
+    with staged_folder(out, "merging") as tmp:
         tensors = {f"{PEFT_PREFIX}{key}": value for key, value in merge.weights.items()}
         save_file(tensors, tmp / WEIGHTS_NAME, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(merge.config, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

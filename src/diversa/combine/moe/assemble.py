@@ -155,26 +155,20 @@ def write_moe(config, out_dir, *, seed: int = 0, overwrite: bool = False, max_sh
     a bad config, a model of another architecture or shape, or a missing tensor.
     """
     from diversa.combine.merge.engine import parse_size
-    from diversa.datasets.files import temporary_folder
+    from diversa.combine.merge.output_folder import check_output_folder, staged_folder
 
     config = _as_config(config)
     _check_seed(seed)
     out_dir = Path(out_dir).expanduser()
-    _check_out_dir(out_dir, overwrite, config.model_paths)
+    check_output_folder(out_dir, overwrite, config.model_paths, label="output folder")
     max_bytes = parse_size(max_shard_size)
     plan = _Plan(config)
     router = _router_weights(plan, seed=seed, progress=progress)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.moe-")
-    try:
+    with staged_folder(out_dir, "moe") as tmp:
         shards, total = _write_shards(plan.tensors(router, progress), tmp, max_bytes)
         mixtral_config(plan.base_config, len(plan.experts), config.experts_per_token,
                        plan.out_dtype).save_pretrained(tmp)
         copied = _copy_tokenizer(config.base_model, tmp) if copy_files else []
-        _replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return MoEAssemblyResult(out_dir, len(config.experts), plan.n_layers, config.experts_per_token,
                              config.gate_mode, seed if config.gate_mode == "random" else None, tuple(shards), total,
                              tuple(copied))
@@ -316,20 +310,6 @@ def _tokenizer(path: Path):
                          ) from None
 
 
-def _check_out_dir(out_dir: Path, overwrite: bool, inputs) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise ValueError(f"output folder {str(out_dir)!r} exists and is not a folder")
-        if any(out_dir.iterdir()) and not overwrite:
-            raise ValueError(f"output folder {str(out_dir)!r} exists and is not empty (pass overwrite=True / "
-                             "--overwrite to replace it)")
-    out = out_dir.resolve()
-    for path in inputs:
-        model = Path(path).resolve()
-        if out == model or model in out.parents or out in model.parents:
-            raise ValueError(f"output folder {str(out_dir)!r} is, holds or lies inside the input model {str(path)!r}")
-
-
 def _write_shards(tensors: Iterator[tuple[str, torch.Tensor]], folder: Path, max_bytes: int):
     """Write tensors into shards of at most ``max_bytes`` (one tensor may exceed it) plus an index if several."""
     from diversa.combine.merge.engine import write_safetensors
@@ -383,25 +363,6 @@ def _copy_tokenizer(base_model: Path, folder: Path) -> list[str]:
             shutil.copyfile(path, folder / path.name)
             copied.append(path.name)
     return copied
-
-
-def _replace(tmp: Path, out_dir: Path) -> None:
-    import os
-
-    from diversa.datasets.files import temporary_folder
-
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    old = temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
-    os.rmdir(old)
-    os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except BaseException:
-        os.replace(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _report(progress: Progress | None, done: int, total: int, what: str) -> None:
