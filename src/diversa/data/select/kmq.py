@@ -44,7 +44,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._base import BaseSelector, allocate_budget, check_embeddings, check_vector, gumbel_top_k, resolve_budget
-from .clustering import BACKENDS, SampledKMeans, nearest_centroid, resolve_backend
+from .clustering import ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, check_rows, resolve_backend, search_nearest
 
 _AUTO_GRID = (8, 16, 32, 64)
 
@@ -309,11 +309,12 @@ class KMQSelector(BaseSelector):
         if not hasattr(self, "cluster_centers_"):
             raise ValueError("assign needs centroids, learnt at fit only when n_clusters is an int "
                              f"(or labels= is given); got n_clusters={self.n_clusters!r}")
-        batch = check_embeddings(batch, "batch")
+        batch = check_rows(batch, "batch")
         if batch.shape[1] != self.n_features_in_:
             raise ValueError(f"batch has {batch.shape[1]} features but KMQSelector was fitted on "
                              f"{self.n_features_in_}")
-        labels, dist = nearest_centroid(batch, self.cluster_centers_, backend=self.kmeans_backend)
+        labels, dist = search_nearest(batch, self.cluster_centers_, backend=self.kmeans_backend,
+                                      batch_size=ASSIGN_BATCH_ROWS, name="batch")
         return (labels, dist) if return_distance else labels
 
     def select_assigned(self, labels, budget, *, quality=None, distances=None) -> np.ndarray:
