@@ -61,6 +61,7 @@ def k_center_greedy(X, budget: int, first: int, *, backend: str = "sklearn") -> 
     """
     n = X.shape[0]
     nearest_sq = np.full(n, np.inf)  # squared distance of each row to the selection
+    reach = np.full(n, np.inf)  # twice that distance: farther centres cannot come closer
     owner = np.zeros(n, dtype=np.int64)  # position in `chosen` of that nearest centre
     chosen = np.empty(budget, dtype=np.int64)
     centres = np.empty((budget, X.shape[1]), dtype=X.dtype)
@@ -68,21 +69,22 @@ def k_center_greedy(X, budget: int, first: int, *, backend: str = "sklearn") -> 
     for i in range(budget):
         chosen[i] = nxt
         centres[i] = X[nxt]
-        if i == 0:
-            rows, d2 = slice(None), _squared_distances(X, centres[0], backend).astype(np.float64)
-        else:
-            # the new centre's distance to every earlier centre, then one test per row (chosen
-            # rows, at -1, are never measured again)
+        rows = None
+        if i > 0:
+            # the new centre's distance to every earlier centre, then one test per row
             gap = np.sqrt(_squared_distances(centres[:i], centres[i], backend).astype(np.float64))
-            reach = 2.0 * np.sqrt(np.maximum(nearest_sq, 0.0)) * (1.0 + _PRUNE_SLACK)
             rows = np.flatnonzero(gap[owner] < reach)
+        if rows is None or rows.size > n // 2:
+            # measuring every row is exact too, and cheaper than gathering most of them
+            rows, d2 = np.arange(n), _squared_distances(X, centres[i], backend).astype(np.float64)
+        else:
             d2 = _squared_distances(X[rows], centres[i], backend).astype(np.float64)
-        closer = d2 < nearest_sq[rows]
-        if isinstance(rows, slice):
-            rows = np.arange(n)
-        nearest_sq[rows[closer]] = d2[closer]
-        owner[rows[closer]] = i
-        nearest_sq[nxt] = -1.0  # chosen rows are never picked again
+        closer = rows[d2 < nearest_sq[rows]]
+        nearest_sq[closer] = d2[d2 < nearest_sq[rows]]
+        reach[closer] = 2.0 * np.sqrt(nearest_sq[closer]) * (1.0 + _PRUNE_SLACK)
+        owner[closer] = i
+        nearest_sq[nxt] = -1.0  # chosen rows are never picked again, nor measured
+        reach[nxt] = -1.0
         nxt = int(np.argmax(nearest_sq))
     return chosen
 
