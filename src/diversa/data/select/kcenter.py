@@ -45,8 +45,9 @@ def _squared_distances(rows, centre, backend):
     if backend == "faiss":
         import faiss
 
-        return faiss.pairwise_distances(centre[None, :].astype(np.float32),
-                                        np.ascontiguousarray(rows, dtype=np.float32))[0]
+        d2 = faiss.pairwise_distances(centre[None, :].astype(np.float32),
+                                      np.ascontiguousarray(rows, dtype=np.float32))[0]
+        return np.maximum(d2, 0.0)  # faiss may round a zero distance below zero
     diff = rows - centre
     return np.einsum("ij,ij->i", diff, diff)
 
