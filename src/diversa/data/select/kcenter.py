@@ -36,9 +36,9 @@ from ._base import BaseSelector, allocate_budget
 from .clustering import ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, nearest_centroid, resolve_backend
 
 MODES = ("exact", "clustered")
-# relative slack of the triangle-inequality test, so rounding never skips a row that the
-# plain loop would update
-_PRUNE_SLACK = 1e-6
+# relative slack of the triangle-inequality test, well above float32 rounding, so that
+# rounding never skips a row that the plain loop would update
+_PRUNE_SLACK = 1e-4
 
 
 def _squared_distances(rows, centre, backend):
@@ -58,7 +58,9 @@ def k_center_greedy(X, budget: int, first: int, *, backend: str = "sklearn") -> 
     Exact: the order of the plain loop (ties to the lower index), with the
     triangle inequality sparing rows that a new centre cannot reach. Distances
     are computed in ``X``'s dtype (``backend="sklearn"``, numpy) or in float32
-    by faiss (``backend="faiss"``).
+    by faiss (``backend="faiss"``). Each step also measures the new centre
+    against the earlier ones, O(budget^2 * d) in all, small next to the
+    O(n * budget * d) of the plain loop while the budget is below n.
     """
     n = X.shape[0]
     nearest_sq = np.full(n, np.inf)  # squared distance of each row to the selection
@@ -80,8 +82,9 @@ def k_center_greedy(X, budget: int, first: int, *, backend: str = "sklearn") -> 
             rows, d2 = np.arange(n), _squared_distances(X, centres[i], backend).astype(np.float64)
         else:
             d2 = _squared_distances(X[rows], centres[i], backend).astype(np.float64)
-        closer = rows[d2 < nearest_sq[rows]]
-        nearest_sq[closer] = d2[d2 < nearest_sq[rows]]
+        improved = d2 < nearest_sq[rows]
+        closer = rows[improved]
+        nearest_sq[closer] = d2[improved]
         reach[closer] = 2.0 * np.sqrt(nearest_sq[closer]) * (1.0 + _PRUNE_SLACK)
         owner[closer] = i
         nearest_sq[nxt] = -1.0  # chosen rows are never picked again, nor measured

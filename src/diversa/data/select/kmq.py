@@ -43,7 +43,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._base import BaseSelector, allocate_budget, check_embeddings, check_vector, gumbel_top_k, resolve_budget
+from ._base import BaseSelector, allocate_budget, check_vector, gumbel_top_k, resolve_budget
 from .clustering import ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, check_rows, resolve_backend, search_nearest
 from .kcenter import KCenterGreedySelector  # noqa: F401  (still importable from kmq)
 
