@@ -9,19 +9,38 @@ one batch at a time, so the 5M x 384 pool never sits in memory as float32:
 10% with the per-cluster quota. The anchor is faiss k-means training alone on
 the same sample: the ratio says what the assignment and the draw add to it
 (goal: at most 1.3). Each size runs in a fresh process, so its peak RSS
-(anonymous resident memory, polled) is its own. The rows are Gaussian blobs around 2,000 centres,
-written in chunks to a temporary directory, the smaller sizes being prefixes of
-the largest file. Over the sizes, a least-squares line of wall time against
+(anonymous resident memory, polled) is its own. The rows are Gaussian blobs
+around 2,000 centres, written in chunks to a temporary directory, the smaller
+sizes being prefixes of the largest file. Over the sizes, a least-squares line of wall time against
 rows gives the growth in seconds per million rows and its R^2.
 
-Measured (faiss-cpu 1.15.1, 2 threads on 2 cores shared with other work, load
-around 8, so noisy), k = 5,000, 32 rows per centroid (a 160k-row sample),
-10 Lloyd iterations: see the README's data-selection section and the numbers
-recorded with the commit that added this file.
+Measured once (faiss-cpu 1.15.1, 2 threads on 2 cores shared with other work at
+a load of 10 to 15, so noisy; k = 1,000, 32 rows per centroid, 10 Lloyd
+iterations, since k = 5,000 with 256 rows per centroid would take hours here):
+
+====== ======= ======== ======= ====== ===============
+rows   total   assign   train   ratio  peak anon. RSS
+====== ======= ======== ======= ====== ===============
+100k   42.7 s  5.6 s    32.2 s  1.32   250 MB
+300k   46.0 s  14.2 s   27.6 s  1.67   255 MB
+1M     84.2 s  49.2 s   27.2 s  3.10   271 MB
+2M     137.4 s 103.0 s  48.1 s  2.86   313 MB
+5M     299.4 s 246.2 s  18.3 s  16.38  396 MB
+====== ======= ======== ======= ====== ===============
+
+Growth: 53.2 s per million rows, R^2 = 0.9992 (the assign pass alone 49.3 s per
+million, R^2 = 0.9996); memory stays flat because the memory map is read a batch
+at a time. The training time swings with the load (18 to 48 s for the same
+sample). Assignment costs n * k * d multiply-adds and training
+(k * points_per_centroid) * k * d per iteration, so the ratio is about
+1 + n / (points_per_centroid * k * niter): 1.16 for the target setting (5M
+rows, k = 5,000, 256 rows per centroid, 25 iterations), but 16 for the reduced
+training measured here.
 
 Default (``make bench``): 100k rows, k = 1,000; ``--quick``: 20k rows, k = 200.
-The corpus sizes are opt-in:
-``python benchmarks/bench_kmq_corpus.py --sizes 100000,300000,1000000 --k 5000``.
+The corpus sizes are opt-in; the table came from
+``python benchmarks/bench_kmq_corpus.py --sizes 100000,300000,1000000,2000000,5000000
+--k 1000 --points-per-centroid 32 --niter 10`` (the 5M-row map takes 3.8 GB of disk).
 """
 
 from __future__ import annotations
@@ -96,18 +115,17 @@ def _one_size(path, n_rows, k, points_per_centroid, niter, threads):
     faiss.omp_set_num_threads(threads)
     X = np.load(path, mmap_mode="r")[:n_rows]
     quality = np.random.default_rng(1).normal(size=n_rows)
-    memory = PeakAnonymousMemory().__enter__()
-    start = time.perf_counter()
-    rows = sample_rows(n_rows, k, points_per_centroid, 0)
-    sample = np.asarray(X[rows], dtype=np.float32)
-    selector = KMQSelector(k, kmeans_algorithm="sample", kmeans_backend="faiss", kmeans_n_init=1,
-                           kmeans_max_iter=niter, random_state=0).fit(sample, quality=quality[rows])
-    fitted = time.perf_counter()
-    labels = selector.assign(X)
-    chosen = selector.select_assigned(labels, FRACTION, quality=quality)
-    total = time.perf_counter() - start
-    assign_s = time.perf_counter() - fitted
-    memory.__exit__()
+    with PeakAnonymousMemory() as memory:
+        start = time.perf_counter()
+        rows = sample_rows(n_rows, k, points_per_centroid, 0)
+        sample = np.asarray(X[rows], dtype=np.float32)
+        selector = KMQSelector(k, kmeans_algorithm="sample", kmeans_backend="faiss", kmeans_n_init=1,
+                               kmeans_max_iter=niter, random_state=0).fit(sample, quality=quality[rows])
+        fitted = time.perf_counter()
+        labels = selector.assign(X)
+        chosen = selector.select_assigned(labels, FRACTION, quality=quality)
+        total = time.perf_counter() - start
+        assign_s = time.perf_counter() - fitted
     # the anchor: faiss k-means training alone on the same sample and settings
     km = faiss.Kmeans(DIM, k, niter=niter, nredo=1, seed=0, init_method=faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS,
                       max_points_per_centroid=sample.shape[0] // k + 1, min_points_per_centroid=1)
