@@ -20,7 +20,10 @@ picks on both sides every time:
   8.5 s, radius 8.88 against 9.33 exact (0.95x).
 
 On such well-separated blobs the pruning spares most distance updates, so the
-exact mode is the faster one; the clustered mode pays off where it cannot prune.
+exact mode is the faster one; the clustered mode pays off where it cannot prune:
+on 100k x 384 unit-norm blobs (2,000 centres, noise 0.04, the rows of
+``bench_kmq_corpus``) with a budget of 1,000, exact 93.9 s against clustered
+(faiss) 23.4 s, radius 1.319 against 1.330 (1.01x).
 
 Usage: ``python benchmarks/bench_kcenter.py [--quick]`` or ``python -m benchmarks kcenter``.
 """
