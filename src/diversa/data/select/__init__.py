@@ -8,7 +8,8 @@ pool) returns row indices, reproducible for a fixed ``random_state``.
 * baselines: :class:`RandomSelector`, :class:`TopQualitySelector`,
   :class:`StratifiedDomainSelector`;
 * k-means quality selection and its iterative refinement (arXiv:2409.11378):
-  :class:`KMQSelector`, :class:`IterativeKMQSelector`, :class:`KCenterGreedySelector`;
+  :class:`KMQSelector`, :class:`IterativeKMQSelector`, :class:`KCenterGreedySelector` (exact, or
+  clustered for corpora; :func:`coverage_radius` measures it);
   at corpus scale, two-pass: :class:`SampledKMeans` (faiss or scikit-learn k-means on a seeded
   sample, batched assignment), :meth:`KMQSelector.assign` per shard and :func:`kmq_select` on the
   gathered (cluster, quality) pairs;
@@ -24,9 +25,9 @@ from diversa.data.select.baselines import (
     TopQualitySelector,
 )
 from diversa.data.select.clustering import SampledKMeans, nearest_centroid
+from diversa.data.select.kcenter import KCenterGreedySelector, coverage_radius
 from diversa.data.select.kmq import (
     IterativeKMQSelector,
-    KCenterGreedySelector,
     KMQSelector,
     cluster_embeddings,
     kmq_select,
@@ -58,6 +59,7 @@ __all__ = [
     "TopQualitySelector",
     "allocate_budget",
     "cluster_embeddings",
+    "coverage_radius",
     "gumbel_top_k",
     "kmq_select",
     "nearest_centroid",

@@ -75,15 +75,43 @@ def sample_rows(n_rows: int, n_clusters: int, points_per_centroid: int | None, r
     return np.sort(rng.choice(n_rows, size=n_clusters * points_per_centroid, replace=False)).astype(np.int64)
 
 
+def check_rows(X, name: str = "X"):
+    """``X`` as a 2-D float array with at least one row and one column, without copying a
+    float ndarray (a float16 memory map stays on disk): the conversion to float32/float64 and
+    the finiteness check then happen batch by batch (:func:`nearest_centroid`). Any other
+    input goes through :func:`~diversa.data.select._base.check_embeddings`."""
+    if not (isinstance(X, np.ndarray) and X.dtype.kind == "f"):
+        return check_embeddings(X, name)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array with at least one row and one column, got shape {X.shape}")
+    return X
+
+
+def _widen(rows, name):
+    # float16 rows are searched and measured in float32; float32/float64 stay as they are
+    block = np.asarray(rows, dtype=np.result_type(rows.dtype, np.float32))
+    if not np.isfinite(block).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return block
+
+
 def nearest_centroid(X, centroids, *, backend: str = "auto", batch_size: int = ASSIGN_BATCH_ROWS):
     """Index and Euclidean distance of the nearest of ``centroids`` (k, d) for each row of ``X`` (n, d).
 
     Exact search, ``batch_size`` rows at a time, so memory stays at one
-    (batch_size, k) block. Ties go to the lower centroid index. Returns
-    ``labels`` int64 (n,) and ``distances`` float64 (n,).
+    (batch_size, k) block and one batch of rows: ``X`` may be a float16
+    memory map (``np.load(path, mmap_mode="r")``), widened to float32 a batch
+    at a time. Ties go to the lower centroid index. Returns ``labels`` int64
+    (n,) and ``distances`` float64 (n,).
     """
+    return search_nearest(X, centroids, backend=backend, batch_size=batch_size, name="X")
+
+
+def search_nearest(X, centroids, *, backend, batch_size, name):
+    """:func:`nearest_centroid` whose errors about the rows name the caller's argument ``name``."""
     backend = resolve_backend(backend)
     batch_size = _positive_int(batch_size, "batch_size")
+    X = check_rows(X, name)
     centroids = np.asarray(centroids)
     labels = np.empty(X.shape[0], dtype=np.int64)
     dist = np.empty(X.shape[0], dtype=np.float64)
@@ -92,23 +120,22 @@ def nearest_centroid(X, centroids, *, backend: str = "auto", batch_size: int = A
 
         index = faiss.IndexFlatL2(centroids.shape[1])
         index.add(np.ascontiguousarray(centroids, dtype=np.float32))
-        for start in range(0, X.shape[0], batch_size):
-            block = np.ascontiguousarray(X[start:start + batch_size], dtype=np.float32)
-            _, idx = index.search(block, 1)
-            labels[start:start + batch_size] = idx[:, 0]
     else:
         c = centroids.astype(np.float64)
         c_sq = np.einsum("ij,ij->i", c, c)
-        for start in range(0, X.shape[0], batch_size):
-            block = np.asarray(X[start:start + batch_size], dtype=np.float64)
-            # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; the ||x||^2 term does not change the argmin
-            labels[start:start + batch_size] = np.argmin(c_sq[None, :] - 2.0 * (block @ c.T), axis=1)
-    # distances row by row from the difference, in the input's dtype, not from the search's
-    # expansion: each row's value then does not depend on the batch it came in, so shards and
-    # one process rank the rows of a cluster identically (within="closest"/"median")
     for start in range(0, X.shape[0], batch_size):
         rows = slice(start, start + batch_size)
-        dist[rows] = np.linalg.norm(X[rows] - centroids[labels[rows]], axis=1)
+        block = _widen(X[rows], name)
+        if backend == "faiss":
+            _, idx = index.search(np.ascontiguousarray(block, dtype=np.float32), 1)
+            labels[rows] = idx[:, 0]
+        else:
+            # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; the ||x||^2 term does not change the argmin
+            labels[rows] = np.argmin(c_sq[None, :] - 2.0 * (block.astype(np.float64, copy=False) @ c.T), axis=1)
+        # distances from the difference, not from the search's expansion: each row's value then
+        # does not depend on the batch it came in, so shards and one process rank the rows of a
+        # cluster identically (within="closest"/"median")
+        dist[rows] = np.linalg.norm(block - centroids[labels[rows]], axis=1)
     return labels, dist
 
 
@@ -162,14 +189,16 @@ class SampledKMeans(BaseEstimator):
         if self.init not in ("k-means++", "random"):
             raise ValueError(f"init must be 'k-means++' or 'random', got {self.init!r}")
         backend = resolve_backend(self.backend)
-        X = check_embeddings(X)
+        X = check_rows(X)
         if k > X.shape[0]:
             raise ValueError(f"n_clusters={k} exceeds the number of rows ({X.shape[0]})")
         rng = check_random_state(self.random_state)
-        # the sample is drawn by numpy for both backends, so they train on the same rows
+        # the sample is drawn by numpy for both backends, so they train on the same rows; only
+        # the sample is read and converted, so X may be a memory map larger than memory
         seed = _seed_int(rng)
         rows = sample_rows(X.shape[0], k, self.points_per_centroid, seed)
         sample = X[rows]
+        sample = check_embeddings(sample.astype(np.float32) if sample.dtype == np.float16 else sample)
         if backend == "faiss":
             import faiss
 
@@ -183,7 +212,7 @@ class SampledKMeans(BaseEstimator):
                               max_points_per_centroid=max(sample.shape[0] // k + 1, 1),
                               min_points_per_centroid=1)
             km.train(np.ascontiguousarray(sample, dtype=np.float32))
-            centers = km.centroids.astype(X.dtype)
+            centers = km.centroids.astype(sample.dtype)
         else:
             from sklearn.cluster import KMeans
 
@@ -198,7 +227,7 @@ class SampledKMeans(BaseEstimator):
 
     def _check_batch(self, X, name):
         check_is_fitted(self, "cluster_centers_")
-        X = check_embeddings(X, name)
+        X = check_rows(X, name)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"{name} has {X.shape[1]} features but the centroids have {self.n_features_in_}")
         return X
@@ -207,8 +236,8 @@ class SampledKMeans(BaseEstimator):
         """Nearest-centroid labels int64 (n,) of a batch ``X`` (n, d), and with ``return_distance``
         their Euclidean distances (n,)."""
         X = self._check_batch(X, "X")
-        labels, dist = nearest_centroid(X, self.cluster_centers_, backend=self.backend_,
-                                        batch_size=self.batch_size)
+        labels, dist = search_nearest(X, self.cluster_centers_, backend=self.backend_,
+                                      batch_size=self.batch_size, name="X")
         return (labels, dist) if return_distance else labels
 
     def fit_predict(self, X, y=None):

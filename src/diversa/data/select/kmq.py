@@ -43,8 +43,9 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._base import BaseSelector, allocate_budget, check_embeddings, check_vector, gumbel_top_k, resolve_budget
-from .clustering import BACKENDS, SampledKMeans, nearest_centroid, resolve_backend
+from ._base import BaseSelector, allocate_budget, check_vector, gumbel_top_k, resolve_budget
+from .clustering import ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, check_rows, resolve_backend, search_nearest
+from .kcenter import KCenterGreedySelector  # noqa: F401  (still importable from kmq)
 
 _AUTO_GRID = (8, 16, 32, 64)
 
@@ -309,11 +310,12 @@ class KMQSelector(BaseSelector):
         if not hasattr(self, "cluster_centers_"):
             raise ValueError("assign needs centroids, learnt at fit only when n_clusters is an int "
                              f"(or labels= is given); got n_clusters={self.n_clusters!r}")
-        batch = check_embeddings(batch, "batch")
+        batch = check_rows(batch, "batch")
         if batch.shape[1] != self.n_features_in_:
             raise ValueError(f"batch has {batch.shape[1]} features but KMQSelector was fitted on "
                              f"{self.n_features_in_}")
-        labels, dist = nearest_centroid(batch, self.cluster_centers_, backend=self.kmeans_backend)
+        labels, dist = search_nearest(batch, self.cluster_centers_, backend=self.kmeans_backend,
+                                      batch_size=ASSIGN_BATCH_ROWS, name="batch")
         return (labels, dist) if return_distance else labels
 
     def select_assigned(self, labels, budget, *, quality=None, distances=None) -> np.ndarray:
@@ -326,31 +328,6 @@ class KMQSelector(BaseSelector):
         return kmq_select(labels, budget, quality=quality, n_clusters=self.cluster_centers_.shape[0],
                           distances=distances, allocation=self.allocation, within=self.within,
                           temperature=self.temperature, random_state=rng)
-
-
-class KCenterGreedySelector(BaseSelector):
-    """k-Center greedy: farthest-first traversal (first centre uniform at random), the
-    baseline of arXiv:2409.11378 Table 2. O(n * budget * d)."""
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y=None, *, quality=None, domains=None):
-        self._X, _, _ = self._validate(X, quality, domains)
-        return self
-
-    def _select(self, b):
-        X = self._X
-        first = int(self._rng().randint(X.shape[0]))
-        chosen = [first]
-        dist = np.linalg.norm(X - X[first], axis=1)
-        dist[first] = -1.0
-        for _ in range(b - 1):
-            nxt = int(np.argmax(dist))
-            chosen.append(nxt)
-            dist = np.minimum(dist, np.linalg.norm(X - X[nxt], axis=1))
-            dist[chosen] = -1.0
-        return np.array(chosen)
 
 
 def update_cluster_weights(scores, labels, prev_weights, *, mode="softmax") -> np.ndarray:
