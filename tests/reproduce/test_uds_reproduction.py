@@ -62,7 +62,7 @@ def test_design_headline_against_random_and_both_regimes_gate_every_claim():
     assert all(not c.applies_to for c in rep.checks_of_kind("regime"))
     assert {c.name for c in rep.checks_of_kind("mechanism")} == {"nuclear-norm-tracks-loss-drop",
                                                                  "uds-domain-entropy"}
-    assert rep.quick_trials >= 8 and uds.SIZES.n_steps == 500
+    assert rep.quick_trials >= 8 and uds.SIZES.n_steps == 400
 
 
 def test_answer_accuracy_reads_the_token_after_topic(one_thread):
