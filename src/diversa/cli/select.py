@@ -62,6 +62,20 @@ def add_parser(commands) -> None:
     p.add_argument("--out", required=True,
                    help="output table of the selected rows (.jsonl, .csv or .parquet; '-' for standard output "
                         "in the input's format)")
+    p.add_argument("--embeddings", default=None,
+                   help="a .npy file of precomputed embeddings, one row per input row (memory-mapped)")
+    p.add_argument("--dedup", type=float, default=None, metavar="JACCARD",
+                   help="drop near-duplicate texts first (MinHash LSH at this Jaccard threshold, e.g. 0.8; "
+                        "keeps the first occurrence; needs datasketch)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="ray: embed and assign the batches on Ray Data (kmq, random, top-quality; 'ray' extra)")
+    p.add_argument("--order", default="input", choices=["input", "rank"],
+                   help="order of the selected rows: the input's, or the selection's")
+    p.add_argument("--provenance", action="store_true",
+                   help="add the columns cluster, quality and selection_rank to the selected rows")
+    p.add_argument("--provenance-columns", default=None, metavar="KEY=NAME,...",
+                   help="add them under other names (e.g. cluster=kmq_cluster,selection_rank=rank)")
+    p.add_argument("--batch-rows", type=int, default=2048, help="rows read and embedded at a time")
     p.add_argument("--report", default=None,
                    help="report folder (default: <out stem>_report next to --out; none with --out -)")
     add_overwrite(p)
@@ -392,58 +406,56 @@ def run_scores(args) -> int:
     return 0
 
 
+def _provenance(args):
+    if not args.provenance_columns:
+        return bool(args.provenance)
+    names = {}
+    for item in args.provenance_columns.split(","):
+        key, sep, name = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--provenance-columns takes KEY=NAME pairs, got {item!r}")
+        names[key.strip()] = name.strip()
+    return names
+
+
+def request_from(args):
+    """The :class:`~diversa.data.select.pipeline.SelectionRequest` of the parsed options."""
+    from diversa.data.select.pipeline import SelectionRequest
+
+    return SelectionRequest(
+        data=args.data, out=args.out, budget=args.budget, method=args.method, text_field=args.text_field,
+        embedding_field=args.embedding_field, embeddings=args.embeddings, quality_field=args.quality_field,
+        domain_field=args.domain_field, clusters=args.clusters, embedder=args.embedder, seed=args.seed,
+        dedup=args.dedup, provenance=_provenance(args), order=args.order, engine=args.engine,
+        report=args.report, overwrite=args.overwrite, batch_rows=CHUNK_ROWS if args.batch_rows == 2048
+        else args.batch_rows)
+
+
 def run(args) -> int:
     if args.method in SCORE_METHODS:
         return run_scores(args)
     if args.score_field or args.checkpoints:
         raise UserError(f"--score-field and --checkpoints go with --method {'|'.join(SCORE_METHODS)}, "
                         f"not {args.method}")
-    import numpy as np
-    from rich.console import Console
-    from rich.progress import Progress
+    from diversa.data.select.pipeline import InputError, run_request
 
-    from diversa.datasets.files import is_missing, read_table
-
-    if args.clusters is not None and args.clusters < 1:
-        raise UserError(f"--clusters must be positive, got {args.clusters}")
-    fields = [f.strip() for f in args.quality_field.split(",")] if args.quality_field else []
-    if args.method in _NEEDS_QUALITY and not fields:
-        raise UserError(f"--method {args.method} needs --quality-field")
-    if args.method == "stratified" and not args.domain_field:
-        raise UserError("--method stratified needs --domain-field")
-    folder = _check_paths(args, fields)
-    embedder = None if args.embedding_field else text_embedder(args.embedder)
-    table = read_table(args.data, argument="DATA")
-    n = len(table)
-    b = parse_budget(args.budget, n)
-    _check_texts(table, args)
-    quality = _quality(table, fields) if fields else None
-    domains = None
-    if args.domain_field:
-        domains = _column(table, args.domain_field, "--domain-field")
-        missing = [row for row, value in enumerate(domains.tolist(), start=1) if is_missing(value)]
-        if missing:
-            raise ValueError(f"--domain-field {args.domain_field!r}: row {missing[0]} has no domain "
-                             f"({len(missing)} row(s) without one)")
-    if args.clusters is not None and args.clusters > n:
-        raise UserError(f"--clusters {args.clusters} exceeds the {n} rows of the input")
-
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-    with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
-        t_embed = progress.add_task("embedding", total=n)
-        X = _embeddings(table, args, embedder, progress, t_embed)
-        t_select = progress.add_task(f"selecting ({args.method})", total=1)
-        selector = _selector(args.method, args, 0 if quality is None else quality.shape[1])
-        q_arg = None if quality is None else (quality if args.method == "odis" else quality[:, 0])
-        d_arg = None if domains is None else domains.astype(str).to_numpy()
-        idx = selector.fit_select(X, b, quality=q_arg, domains=d_arg)
-        progress.update(t_select, completed=1)
-    selected = table.iloc[np.asarray(idx)].reset_index(drop=True)
-    report, report_files = _report(idx, X, quality, domains, selector, args)
-    _write_selection(selected, table, args, folder, report_files)
-    cov = report["cluster_coverage"]
+    if args.batch_rows < 1:
+        raise UserError(f"--batch-rows must be positive, got {args.batch_rows}")
+    request = request_from(args)
+    _check_paths(args, request.quality_fields)
+    try:
+        report = run_request(request)
+    except InputError as err:
+        raise UserError(str(err)) from None
+    except ImportError as err:
+        raise UserError(str(err).splitlines()[0]) from None
+    cov = report.get("cluster_coverage")
     where = "standard output" if args.out == "-" else args.out
-    print(f"selected {len(idx)} of {n} rows with {args.method}: {cov['covered']}/{cov['clusters']} clusters "
-          f"covered -> {where}" + (f" (report: {folder})" if folder is not None else ""),
+    folder = _report_folder(args)
+    removed = report.get("removed", {}).get("dedup")
+    print(f"selected {report['n_selected']} of {report['n_rows']} rows with {args.method}"
+          + (f" ({removed} near-duplicates removed first)" if removed is not None else "")
+          + (f": {cov['covered']}/{cov['clusters']} clusters covered" if cov else "")
+          + f" -> {where}" + (f" (report: {folder})" if folder is not None else ""),
           file=sys.stderr if args.out == "-" else sys.stdout)
     return 0

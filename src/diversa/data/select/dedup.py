@@ -1,0 +1,106 @@
+"""Near-duplicate removal before selection: MinHash signatures and LSH banding.
+
+Broder, "On the resemblance and containment of documents" (1997) estimates the
+Jaccard similarity of two shingle sets by the share of equal MinHash values;
+locality-sensitive hashing (Indyk and Motwani 1998; Leskovec, Rajaraman and
+Ullman, *Mining of Massive Datasets*, ch. 3) splits the ``num_perm`` values into
+``b`` bands of ``r`` rows, so that two texts whose Jaccard similarity is above
+the threshold share at least one band with high probability.
+
+:class:`MinHashDeduplicator` computes the signatures with ``datasketch``
+(``pip install 'diversa[scale]'``) and keeps, per row, only the ``b`` 64-bit
+band hashes (8 bytes per band and row, never the texts or full signatures), so
+it can see a corpus batch by batch. A row is a near-duplicate when it shares a
+band with an *earlier* row; the first occurrence is kept. The band/row split is
+the one ``datasketch.MinHashLSH`` chooses for the threshold (equal weights of
+false positives and negatives). Shingles are character 5-grams of the
+lower-cased, whitespace-normalised text: changing one word of a sentence
+changes only a few of them. Deterministic for a ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHINGLE_CHARS = 5
+
+
+def shingles(text: str, size: int = SHINGLE_CHARS) -> set[str]:
+    """Character ``size``-grams of ``text`` lower-cased with runs of whitespace made one space."""
+    norm = " ".join(str(text).lower().split())
+    if len(norm) <= size:
+        return {norm}
+    return {norm[i:i + size] for i in range(len(norm) - size + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    """|a & b| / |a | b| (1.0 for two empty sets)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
+
+
+class MinHashDeduplicator:
+    """Streaming near-duplicate detection at a Jaccard ``threshold`` (0 < threshold < 1).
+
+    ``add(texts)`` takes the next batch of the corpus and returns its keep mask
+    (False for a near-duplicate of an earlier row, kept or not); ``n_seen_`` and
+    ``n_removed_`` count the rows so far.
+    """
+
+    def __init__(self, threshold: float = 0.8, *, num_perm: int = 128, seed: int = 0):
+        if isinstance(threshold, bool) or not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
+            raise ValueError(f"threshold must be a number in (0, 1), got {threshold!r}")
+        if isinstance(num_perm, bool) or not isinstance(num_perm, (int, np.integer)) or num_perm < 2:
+            raise ValueError(f"num_perm must be an int >= 2, got {num_perm!r}")
+        try:
+            from datasketch import MinHashLSH
+        except ImportError:
+            raise ImportError("near-duplicate removal needs datasketch: pip install 'diversa[scale]'") from None
+        self.threshold = float(threshold)
+        self.num_perm = int(num_perm)
+        self.seed = int(seed)
+        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+        self.bands_, self.rows_per_band_ = lsh.b, lsh.r
+        self._seen = [set() for _ in range(self.bands_)]
+        self.n_seen_ = 0
+        self.n_removed_ = 0
+
+    def band_hashes(self, texts) -> np.ndarray:
+        """The (len(texts), bands) int64 band hashes of ``texts``."""
+        from datasketch import LeanMinHash, MinHash
+
+        out = np.empty((len(texts), self.bands_), dtype=np.int64)
+        r = self.rows_per_band_
+        for i, text in enumerate(texts):
+            mh = MinHash(num_perm=self.num_perm, seed=self.seed)
+            mh.update_batch([s.encode("utf-8") for s in shingles(text)])
+            values = LeanMinHash(mh).hashvalues[:self.bands_ * r].astype(np.uint64).reshape(self.bands_, r)
+            # one 64-bit hash per band: a polynomial over the band's 32-bit MinHash values
+            h = np.zeros(self.bands_, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for j in range(r):
+                    h = h * np.uint64(1_000_003) + values[:, j]
+            out[i] = h.view(np.int64)
+        return out
+
+    def add(self, texts) -> np.ndarray:
+        """Keep mask (bool, len(texts)) of the next batch: False for a near-duplicate of an earlier row."""
+        keys = self.band_hashes(list(texts))
+        keep = np.ones(len(keys), dtype=bool)
+        for i, row in enumerate(keys):
+            dup = False
+            for band, key in enumerate(row.tolist()):
+                seen = self._seen[band]
+                if key in seen:
+                    dup = True
+                else:
+                    seen.add(key)
+            keep[i] = not dup
+        self.n_seen_ += len(keep)
+        self.n_removed_ += int((~keep).sum())
+        return keep
+
+
+def near_duplicate_mask(texts, threshold: float = 0.8, *, num_perm: int = 128, seed: int = 0) -> np.ndarray:
+    """Keep mask of ``texts``: False for each near-duplicate of an earlier text (see :class:`MinHashDeduplicator`)."""
+    return MinHashDeduplicator(threshold, num_perm=num_perm, seed=seed).add(texts)
