@@ -101,6 +101,10 @@ def _texts(column, field) -> list:
 
 
 def _batch_quality(column, name, offset) -> np.ndarray:
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
+        raise ValueError(f"--quality-field {name!r} must hold numbers in every row, not {column.type} values")
     try:
         q = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     except (TypeError, ValueError):
@@ -116,9 +120,10 @@ def first_pass(r, progress):
     from diversa.data.select.dedup import MinHashDeduplicator
 
     columns = list(dict.fromkeys(r.quality_fields[:1] + ([r.domain_field] if r.domain_field else [])
+                                 + ([r.embedding_field] if r.embedding_field else [])
                                  + ([r.text_field] if _reads_text(r) else [])))
     dedup = MinHashDeduplicator(r.dedup, seed=r.seed) if r.dedup is not None else None
-    quality, domains, keep, n = [], [], [], 0
+    quality, domains, keep, dims, n = [], [], [], [], 0
     task = progress.add_task("reading" + (" and deduplicating" if dedup else ""), total=None)
     for batch in iter_batches(r.data, columns or None, r.batch_rows):
         m = batch.num_rows
@@ -126,7 +131,17 @@ def first_pass(r, progress):
             q = _batch_quality(batch.column(r.quality_fields[0]), r.quality_fields[0], n)
             quality.append(q)
         if r.domain_field:
-            domains.append(np.asarray(batch.column(r.domain_field).to_pylist(), dtype=object))
+            values = batch.column(r.domain_field).to_pylist()
+            if any(v is None for v in values):
+                row = n + values.index(None) + 1
+                raise ValueError(f"--domain-field {r.domain_field!r}: row {row} has no domain")
+            domains.append(np.asarray(values, dtype=object))
+        if r.embedding_field:  # every batch: numeric vectors of one dimension
+            dim = _vectors_of(batch.column(r.embedding_field), f"--embedding-field {r.embedding_field!r}").shape[1]
+            if dims and dim != dims[0]:
+                raise ValueError(f"--embedding-field {r.embedding_field!r}: the batch from row {n + 1} holds vectors "
+                                 f"of dimension {dim}, earlier rows {dims[0]}")
+            dims.append(dim)
         texts = _texts(batch.column(r.text_field), r.text_field) if _reads_text(r) else None
         keep.append(dedup.add(texts) if dedup else np.ones(m, bool))
         n += m
@@ -312,6 +327,8 @@ def select_streaming(r, embedder) -> dict:
         r._n_rows = n
         ids = np.flatnonzero(keep)
         b = parse_budget(r.budget, len(ids))
+        if r.clusters is not None and r.clusters > len(ids):
+            raise InputError(f"--clusters {r.clusters} exceeds the {len(ids)} rows of the input")
         labels = selector = None
         if r.method == "kmq":
             k = r.clusters if r.clusters is not None else max(2, round(b / 10))

@@ -184,7 +184,7 @@ def run_request(r: SelectionRequest) -> dict:
         raise InputError(f"--engine ray runs kmq, random and top-quality on a file, not --method {r.method}"
                          + (" on standard input" if r.data == "-" else ""))
     embedder = None
-    if not (r.embedding_field or r.embeddings) and r.method not in ("random", "top-quality", "stratified"):
+    if not (r.embedding_field or r.embeddings):
         try:
             embedder = resolve_embedder(r.embedder)
         except ImportError as err:
@@ -196,15 +196,7 @@ def run_request(r: SelectionRequest) -> dict:
         return select_streaming(r, embedder)
     from diversa.data.select.inmemory import select_in_memory
 
-    return select_in_memory(r, embedder or (None if (r.embedding_field or r.embeddings) else
-                                            _embedder_or_none(r.embedder)))
-
-
-def _embedder_or_none(requested):
-    try:
-        return resolve_embedder(requested)
-    except ImportError:
-        return None
+    return select_in_memory(r, embedder)
 
 
 # ---------------------------------------------------------------- shared by both paths
