@@ -192,3 +192,69 @@ def select_in_memory(r, embedder, *, batch_rows=None) -> dict:
         write_stdout(data)
     report["n_input_rows"] = n_input
     return report
+
+
+def difficulty(table, r):
+    """The difficulty scores (n,) of ``score_field`` or computed from ``checkpoints``, and their source."""
+    from diversa.datasets.files import numbers
+
+    if r.score_field:
+        scores = numbers(column(table, r.score_field, "--score-field"), what=f"--score-field {r.score_field!r}")
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if bad.size:
+            raise ValueError(f"--score-field {r.score_field!r}: row {bad[0] + 1} is {scores[bad[0]]}, not a finite "
+                             f"number ({bad.size} such row(s))")
+        return scores, f"column {r.score_field!r}"
+    from diversa.data.score import scores_from_outputs
+
+    labels = numbers(column(table, r.label_field, "--label-field"), what=f"--label-field {r.label_field!r}")
+    if not (np.isfinite(labels).all() and np.all(labels == np.round(labels)) and labels.min() >= 0):
+        raise ValueError(f"--label-field {r.label_field!r} must hold class indices 0, 1, 2, ... in every row")
+    try:
+        scores = scores_from_outputs(r.checkpoints, labels.astype(np.int64), r.method,
+                                     normalize=None if r.normalize == "none" else r.normalize)
+    except ValueError as err:
+        raise ValueError(f"--checkpoints {r.checkpoints!r}: {err}") from None
+    return scores, f"checkpoints {r.checkpoints!r}"
+
+
+def prune_by_score(r) -> dict:
+    """``el2n``/``vog``/``forgetting``: keep the budget after pruning one end of the difficulty ranking."""
+    from diversa.data.score import rank_by_score
+    from diversa.data.select.pipeline import histogram_png
+    from diversa.datasets.files import StagedWrites, encode_table, read_table, table_format, write_stdout
+
+    table = read_table(r.data, argument="DATA")
+    n = len(table)
+    b = parse_budget(r.budget, n)
+    scores, source = difficulty(table, r)
+    if scores.size != n:
+        raise ValueError(f"{source} gives {scores.size} scores but DATA has {n} rows")
+    order = rank_by_score(scores, random_state=r.seed)  # easiest first
+    idx = np.sort(order[n - b:] if r.prune == "easy" else order[:b])
+    selected = table.iloc[idx].reset_index(drop=True)
+    where = "standard input" if r.data == "-" else str(r.data)
+    report = {"input": where, "method": r.method, "scores": source, "pruned_end": r.prune,
+              "n_rows": n, "n_selected": int(b), "seed": r.seed,
+              "score": {"pool_mean": float(scores.mean()), "selected_mean": float(scores[idx].mean()),
+                        "selected_min": float(scores[idx].min()), "selected_max": float(scores[idx].max())}}
+    lines = [f"# diversa select: {r.method}", "",
+             f"{b} of {n} rows kept from `{where}` after pruning the {r.prune} end of the {r.method} ranking "
+             f"(scores from {source}; low = easy).", "",
+             f"Score: pool mean {scores.mean():.4f}, kept mean {scores[idx].mean():.4f}, kept range "
+             f"[{scores[idx].min():.4f}, {scores[idx].max():.4f}].", "", "![scores before/after](score_hist.png)", ""]
+    files = {"report.json": json.dumps(report, indent=2), "report.md": "\n".join(lines),
+             "score_hist.png": histogram_png(scores, idx, f"{r.method} score")}
+    writes = StagedWrites()
+    fmt = table.attrs["format"] if r.out == "-" else table_format(r.out, argument="--out")
+    data = encode_table(selected, fmt, where=f"--out {r.out!r}")
+    if r.out != "-":
+        writes.add(r.out, data, argument="--out")
+    folder = report_folder(r)
+    if folder is not None:
+        for name, content in files.items():
+            writes.add(folder / name, content, argument="--report")
+    writes.commit()
+    if r.out == "-":
+        write_stdout(data)
+    return report

@@ -34,11 +34,14 @@ import numpy as np
 
 from diversa.data.embed import BATCH_ROWS, resolve_embedder, text_encoder
 
-METHODS = ("kmq", "kmeans-random", "kcenter", "odis", "random", "top-quality", "stratified")
+#: Methods that rank rows by a difficulty score (arXiv:2311.16298) instead of selecting in an embedding space.
+SCORE_METHODS = ("el2n", "vog", "forgetting")
+METHODS = ("kmq", "kmeans-random", "kcenter", "odis", "random", "top-quality", "stratified") + SCORE_METHODS
 #: Methods run batch by batch on a file: they need no more than each row's cluster and quality.
 STREAMING_METHODS = ("kmq", "random", "top-quality")
 NEEDS_QUALITY = ("kmq", "odis", "top-quality")
 PROVENANCE = ("cluster", "quality", "selection_rank")
+REPORT_FILES = ("report.json", "report.md", "quality_hist.png", "score_hist.png")
 #: Rows of the seeded sample the embedder and the k-means centroids are fitted on (at least).
 FIT_SAMPLE_ROWS = 20_000
 
@@ -57,7 +60,11 @@ class SelectionRequest:
     threshold of near-duplicate removal (None: none). ``provenance``: the output
     names of the ``cluster``, ``quality`` and ``selection_rank`` columns added to
     the selected rows (True: those names; a dict renames some; False: none). ``order``: ``"input"`` (the table's order) or ``"rank"``
-    (selection order). ``engine``: ``"local"`` or ``"ray"``.
+    (selection order). ``engine``: ``"local"`` or ``"ray"``. ``el2n``, ``vog`` and
+    ``forgetting`` keep the budget after pruning the ``prune`` end (``"easy"`` or
+    ``"hard"``) of a difficulty score read from ``score_field`` or computed from
+    the ``checkpoints`` folder at the ``label_field`` classes (``normalize``: vog's
+    z-scoring, ``"class"``, ``"dataset"`` or ``"none"``).
     """
 
     data: str
@@ -76,6 +83,11 @@ class SelectionRequest:
     provenance: dict | bool = False
     order: str = "input"
     engine: str = "local"
+    score_field: str | None = None
+    checkpoints: str | None = None
+    label_field: str | None = None
+    prune: str = "easy"
+    normalize: str = "class"
     report: str | None = None
     overwrite: bool = False
     batch_rows: int = BATCH_ROWS
@@ -135,6 +147,14 @@ def report_folder(request: SelectionRequest) -> Path | None:
 def _check_request(r: SelectionRequest) -> None:
     if r.method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {r.method!r}")
+    if r.method in SCORE_METHODS:
+        if bool(r.score_field) == bool(r.checkpoints):
+            raise InputError(f"--method {r.method} needs exactly one of --score-field and --checkpoints")
+        if r.checkpoints and not r.label_field:
+            raise InputError("--checkpoints needs --label-field (the class labels the scores are computed at)")
+    elif r.score_field or r.checkpoints:
+        raise InputError(f"--score-field and --checkpoints go with --method {'|'.join(SCORE_METHODS)}, "
+                         f"not {r.method}")
     if r.method in NEEDS_QUALITY and not r.quality_fields:
         raise InputError(f"--method {r.method} needs --quality-field")
     if r.method == "stratified" and not r.domain_field:
@@ -155,8 +175,9 @@ def _check_request(r: SelectionRequest) -> None:
     if r.out != "-" and Path(r.out).exists() and not r.overwrite:
         raise InputError(f"--out {r.out!r} exists (pass --overwrite to replace it)")
     folder = report_folder(r)
-    if folder is not None and folder.exists() and not r.overwrite and any(folder.iterdir()):
-        raise InputError(f"--report {str(folder)!r} exists (pass --overwrite to replace it)")
+    taken = [] if folder is None or r.overwrite else [f for f in REPORT_FILES if (folder / f).exists()]
+    if taken:
+        raise InputError(f"--report {str(folder / taken[0])!r} exists (pass --overwrite to replace it)")
 
 
 def is_streaming(r: SelectionRequest) -> bool:
@@ -179,7 +200,17 @@ def select_file(data, out, budget, **options) -> dict:
 
 def run_request(r: SelectionRequest) -> dict:
     """:func:`select_file` for a ready :class:`SelectionRequest`."""
+    if r.method in SCORE_METHODS:
+        from diversa.data.select.inmemory import prune_by_score
+
+        _check_request(r)
+        return prune_by_score(r)
     _check_request(r)
+    if r.engine == "ray":
+        try:
+            import ray.data  # noqa: F401
+        except ImportError:
+            raise InputError("--engine ray needs Ray Data: pip install 'diversa[ray]'") from None
     if r.engine == "ray" and not is_streaming(r):
         raise InputError(f"--engine ray runs kmq, random and top-quality on a file, not --method {r.method}"
                          + (" on standard input" if r.data == "-" else ""))
