@@ -54,3 +54,17 @@ def test_batches_and_seed_give_the_same_mask():
 def test_threshold_outside_0_1_is_refused(bad):
     with pytest.raises(ValueError, match="threshold"):
         MinHashDeduplicator(bad)
+
+
+def test_batched_signatures_equal_datasketch_minhash():
+    import zlib
+
+    from datasketch import MinHash
+
+    texts = _corpus()
+    ours = MinHashDeduplicator(0.8, num_perm=64, seed=3).signatures(texts)
+    for text, row in zip(texts, ours):
+        anchor = MinHash(num_perm=64, seed=3, hashfunc=zlib.crc32)
+        anchor.update_batch([s.encode("utf-8") for s in shingles(text)])
+        # fails if the shingle hashing, the permutations or the min-reduction differ from datasketch's
+        assert np.array_equal(anchor.hashvalues, row)
