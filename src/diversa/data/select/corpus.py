@@ -173,11 +173,11 @@ def fit_centroids(r, ids, k, embedder, progress):
     sample = ids[seeded_sample(len(ids), size, r.seed)]
     task = progress.add_task("fitting on a sample", total=None)
     if r.embeddings:
-        X = np.asarray(_embeddings_memmap(r, r._n_rows)[sample], dtype=np.float32)
+        X = np.asarray(_embeddings_memmap(r, r.n_rows_)[sample], dtype=np.float32)
         encode = None
     else:
         field = r.embedding_field or r.text_field
-        wanted = np.zeros(r._n_rows, dtype=bool)
+        wanted = np.zeros(r.n_rows_, dtype=bool)
         wanted[sample] = True
         got, start = [], 0
         for batch in iter_batches(r.data, [field], r.batch_rows):
@@ -203,13 +203,13 @@ def fit_centroids(r, ids, k, embedder, progress):
 
 def assign_local(r, stage, progress) -> np.ndarray:
     """Cluster of every row (n,), batch by batch."""
-    task = progress.add_task("embedding and assigning", total=r._n_rows)
+    task = progress.add_task("embedding and assigning", total=r.n_rows_)
     labels, done = [], 0
     if r.embeddings:
-        X = _embeddings_memmap(r, r._n_rows)
-        for start in range(0, r._n_rows, r.batch_rows):
+        X = _embeddings_memmap(r, r.n_rows_)
+        for start in range(0, r.n_rows_, r.batch_rows):
             labels.append(_assign_vectors(stage, X[start:start + r.batch_rows]))
-            progress.update(task, completed=min(start + r.batch_rows, r._n_rows))
+            progress.update(task, completed=min(start + r.batch_rows, r.n_rows_))
         return np.concatenate(labels)
     columns = [r.embedding_field] if r.embedding_field else [r.text_field]
     for batch in iter_batches(r.data, columns, r.batch_rows):
@@ -265,7 +265,7 @@ def write_selected(r, chosen, *, labels, quality, folder, report_files, progress
 
     from diversa.datasets.files import StagedWrites
 
-    n = r._n_rows
+    n = r.n_rows_
     rank = np.full(n, -1, dtype=np.int64)
     rank[chosen] = np.arange(len(chosen))
     names = provenance_names(r.provenance)
@@ -324,7 +324,7 @@ def select_streaming(r, embedder) -> dict:
     folder = report_folder(r)
     with progress_bar(r.progress) as progress:
         n, quality, domains, keep, n_dup = first_pass(r, progress)
-        r._n_rows = n
+        r.n_rows_ = n
         ids = np.flatnonzero(keep)
         b = parse_budget(r.budget, len(ids))
         if r.clusters is not None and r.clusters > len(ids):

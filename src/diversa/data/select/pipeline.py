@@ -25,14 +25,13 @@ request the table cannot satisfy), before anything is written.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from diversa.data.embed import BATCH_ROWS, resolve_embedder, text_encoder
+from diversa.data.embed import BATCH_ROWS, resolve_embedder
 
 #: Methods that rank rows by a difficulty score (arXiv:2311.16298) instead of selecting in an embedding space.
 SCORE_METHODS = ("el2n", "vog", "forgetting")
@@ -93,6 +92,8 @@ class SelectionRequest:
     batch_rows: int = BATCH_ROWS
     progress: bool = True
     quality_fields: list = field(init=False, default_factory=list)
+    #: Rows of the input, known after the first streaming pass.
+    n_rows_: int = field(init=False, default=0)
 
     def __post_init__(self):
         self.quality_fields = [f.strip() for f in self.quality_field.split(",")] if self.quality_field else []
