@@ -44,7 +44,8 @@ def write_corpus(path: Path, n_rows: int, seed: int = 0) -> None:
 def run_select(corpus: Path, out: Path) -> tuple[float, float, dict]:
     """Wall seconds and peak RSS (MiB) of one ``diversa select`` in a child process, and its report."""
     cmd = [sys.executable, "-m", "diversa.cli", "select", str(corpus), "--dedup", "0.8", "--method", "kmq",
-           "--embedder", "hash", "--quality-field", "q", "--budget", "10%", "--clusters", str(CLUSTERS), "--out", str(out), "--overwrite"]
+           "--embedder", "hash", "--quality-field", "q", "--budget", "10%", "--clusters", str(CLUSTERS),
+           "--out", str(out), "--overwrite"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

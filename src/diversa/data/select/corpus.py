@@ -91,11 +91,11 @@ def _reads_text(r) -> bool:
     return r.dedup is not None or not (r.embedding_field or r.embeddings)
 
 
-def _texts(column, field) -> list:
+def _texts(column, field, offset=0) -> list:
     values = column.to_pylist()
-    for row, value in enumerate(values, start=1):
+    for row, value in enumerate(values, start=offset + 1):
         if not isinstance(value, str):
-            raise ValueError(f"--text-field {field!r} must hold text in every row; a row holds "
+            raise ValueError(f"--text-field {field!r} must hold text in every row; row {row} holds "
                              f"{'nothing' if value is None else 'a value of type ' + type(value).__name__}")
     return values
 
@@ -116,14 +116,15 @@ def _batch_quality(column, name, offset) -> np.ndarray:
 
 
 def first_pass(r, progress):
-    """Rows, qualities (n,) or None, domains or None, keep mask (n,) and the number of near-duplicates."""
+    """Rows, qualities (n,) or None, domains as (labels, codes (n,)) or None, keep mask (n,) and the number of
+    near-duplicates."""
     from diversa.data.select.dedup import MinHashDeduplicator
 
     columns = list(dict.fromkeys(r.quality_fields[:1] + ([r.domain_field] if r.domain_field else [])
                                  + ([r.embedding_field] if r.embedding_field else [])
                                  + ([r.text_field] if _reads_text(r) else [])))
     dedup = MinHashDeduplicator(r.dedup, seed=r.seed) if r.dedup is not None else None
-    quality, domains, keep, dims, n = [], [], [], [], 0
+    quality, domains, keep, dims, names, n = [], [], [], [], {}, 0
     task = progress.add_task("reading" + (" and deduplicating" if dedup else ""), total=None)
     for batch in iter_batches(r.data, columns or None, r.batch_rows):
         m = batch.num_rows
@@ -135,14 +136,15 @@ def first_pass(r, progress):
             if any(v is None for v in values):
                 row = n + values.index(None) + 1
                 raise ValueError(f"--domain-field {r.domain_field!r}: row {row} has no domain")
-            domains.append(np.asarray(values, dtype=object))
+            # int32 codes, not the labels themselves: 4 bytes a row
+            domains.append(np.fromiter((names.setdefault(v, len(names)) for v in values), np.int32, len(values)))
         if r.embedding_field:  # every batch: numeric vectors of one dimension
             dim = _vectors_of(batch.column(r.embedding_field), f"--embedding-field {r.embedding_field!r}").shape[1]
             if dims and dim != dims[0]:
                 raise ValueError(f"--embedding-field {r.embedding_field!r}: the batch from row {n + 1} holds vectors "
                                  f"of dimension {dim}, earlier rows {dims[0]}")
             dims.append(dim)
-        texts = _texts(batch.column(r.text_field), r.text_field) if _reads_text(r) else None
+        texts = _texts(batch.column(r.text_field), r.text_field, n) if _reads_text(r) else None
         keep.append(dedup.add(texts) if dedup else np.ones(m, bool))
         n += m
         progress.update(task, completed=n)
@@ -150,7 +152,7 @@ def first_pass(r, progress):
         raise ValueError(f"DATA {r.data!r} is empty (no rows)")
     keep = np.concatenate(keep)
     q = np.concatenate(quality) if quality else None
-    d = np.concatenate(domains) if domains else None
+    d = (np.array([str(v) for v in names], dtype=object), np.concatenate(domains)) if domains else None
     return n, q, d, keep, int((~keep).sum())
 
 
@@ -344,7 +346,8 @@ def select_streaming(r, embedder) -> dict:
         kept_pos = np.searchsorted(ids, chosen)
         report, files = build_report(
             r, kept_pos, n_rows=len(ids), labels=None if labels is None else labels[ids],
-            quality=None if quality is None else quality[ids], domains=None if domains is None else domains[ids],
+            quality=None if quality is None else quality[ids],
+            domains=None if domains is None else domains[0][domains[1][ids]],
             steps={"dedup": n_dup, "selection": len(ids) - b})
         report["engine"] = r.engine
         write_selected(r, chosen, labels=labels, quality=quality, folder=folder, report_files=files,

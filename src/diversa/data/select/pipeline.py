@@ -58,7 +58,8 @@ class SelectionRequest:
     a ``.npy`` file of row-aligned vectors (memory-mapped). ``dedup``: the Jaccard
     threshold of near-duplicate removal (None: none). ``provenance``: the output
     names of the ``cluster``, ``quality`` and ``selection_rank`` columns added to
-    the selected rows (True: those names; a dict renames some; False: none). ``order``: ``"input"`` (the table's order) or ``"rank"``
+    the selected rows (True: those names; a dict renames some; False: none).
+    ``order``: ``"input"`` (the table's order) or ``"rank"``
     (selection order). ``engine``: ``"local"`` or ``"ray"``. ``el2n``, ``vog`` and
     ``forgetting`` keep the budget after pruning the ``prune`` end (``"easy"`` or
     ``"hard"``) of a difficulty score read from ``score_field`` or computed from
