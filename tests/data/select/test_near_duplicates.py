@@ -68,3 +68,14 @@ def test_batched_signatures_equal_datasketch_minhash():
         anchor.update_batch([s.encode("utf-8") for s in shingles(text)])
         # fails if the shingle hashing, the permutations or the min-reduction differ from datasketch's
         assert np.array_equal(anchor.hashvalues, row)
+
+
+def test_many_small_batches_equal_one_batch():
+    from diversa.datasets.synthtext import make_multidomain_text, texts
+
+    pool = texts(make_multidomain_text(600, seed=0))  # SynthText-MD has heavy-tailed (near-)duplicates
+    whole = near_duplicate_mask(pool, 0.8, seed=2)
+    dedup = MinHashDeduplicator(0.8, seed=2)
+    # fails if the merged runs of seen band hashes lose or invent a key
+    batched = np.concatenate([dedup.add(pool[i:i + 37]) for i in range(0, len(pool), 37)])
+    assert batched.tolist() == whole.tolist() and 0 < (~whole).sum() < len(pool)

@@ -11,7 +11,8 @@ the threshold share at least one band with high probability.
 (``pip install 'diversa[scale]'``; its affine permutations of CRC-32 shingle
 hashes, applied to a whole batch at once) and keeps, per row, only the ``b`` 64-bit
 band hashes (8 bytes per band and row, never the texts or full signatures), so
-it can see a corpus batch by batch. A row is a near-duplicate when it shares a
+it can see a corpus batch by batch; the seen hashes are kept in a few sorted
+numpy runs per band (8 bytes a hash). A row is a near-duplicate when it shares a
 band with an *earlier* row; the first occurrence is kept. The band/row split is
 the one ``datasketch.MinHashLSH`` chooses for the threshold (equal weights of
 false positives and negatives). Shingles are character 5-grams of the
@@ -76,7 +77,7 @@ class MinHashDeduplicator:
         lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
         self._permutations = MinHash(num_perm=self.num_perm, seed=self.seed).permutations.astype(np.uint32)
         self.bands_, self.rows_per_band_ = lsh.b, lsh.r
-        self._seen = [set() for _ in range(self.bands_)]
+        self._seen = [[] for _ in range(self.bands_)]  # per band: sorted int64 runs of the keys seen
         self.n_seen_ = 0
         self.n_removed_ = 0
 
@@ -112,19 +113,30 @@ class MinHashDeduplicator:
     def add(self, texts) -> np.ndarray:
         """Keep mask (bool, len(texts)) of the next batch: False for a near-duplicate of an earlier row."""
         keys = self.band_hashes(list(texts))
-        keep = np.ones(len(keys), dtype=bool)
-        for i, row in enumerate(keys):
-            dup = False
-            for band, key in enumerate(row.tolist()):
-                seen = self._seen[band]
-                if key in seen:
-                    dup = True
-                else:
-                    seen.add(key)
-            keep[i] = not dup
-        self.n_seen_ += len(keep)
-        self.n_removed_ += int((~keep).sum())
-        return keep
+        dup = np.zeros(len(keys), dtype=bool)
+        for band in range(self.bands_):
+            column = keys[:, band]
+            # an earlier row of this batch with the same key: every occurrence after the first
+            _, first = np.unique(column, return_index=True)
+            repeat = np.ones(len(column), dtype=bool)
+            repeat[first] = False
+            dup |= repeat
+            for run in self._seen[band]:  # rows of earlier batches
+                at = np.minimum(np.searchsorted(run, column), len(run) - 1)
+                dup |= run[at] == column
+            self._remember(band, np.unique(column))
+        self.n_seen_ += len(dup)
+        self.n_removed_ += int(dup.sum())
+        return ~dup
+
+    def _remember(self, band: int, keys: np.ndarray) -> None:
+        """Add sorted ``keys`` to the band's sorted runs, merging runs of similar size (a log-structured set:
+        O(log n) runs of 8 bytes a key, instead of a Python set's ~60)."""
+        runs = self._seen[band]
+        runs.append(keys)
+        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+            top = runs.pop()
+            runs[-1] = np.union1d(runs[-1], top)
 
 
 def near_duplicate_mask(texts, threshold: float = 0.8, *, num_perm: int = 128, seed: int = 0) -> np.ndarray:
