@@ -14,6 +14,9 @@ pool) returns row indices, reproducible for a fixed ``random_state``.
   sample, batched assignment), :meth:`KMQSelector.assign` per shard and :func:`kmq_select` on the
   gathered (cluster, quality) pairs;
 * orthogonal-dimension selection, ODiS (arXiv:2510.18909): :class:`ODiSSelector`;
+* end to end on a table (streaming for kmq/random/top-quality, near-duplicate removal first,
+  a Ray Data engine): :func:`select_file`, :class:`SelectionRequest`; MinHash LSH
+  deduplication: :class:`MinHashDeduplicator`, :func:`near_duplicate_mask`;
 * QuaDMix quality/domain sampling and its parameter search (arXiv:2504.16511):
   :class:`QuaDMixSelector`, :class:`QuaDMixSearch`.
 """
@@ -25,6 +28,7 @@ from diversa.data.select.baselines import (
     TopQualitySelector,
 )
 from diversa.data.select.clustering import SampledKMeans, nearest_centroid
+from diversa.data.select.dedup import MinHashDeduplicator, near_duplicate_mask
 from diversa.data.select.kcenter import KCenterGreedySelector, coverage_radius
 from diversa.data.select.kmq import (
     IterativeKMQSelector,
@@ -34,6 +38,7 @@ from diversa.data.select.kmq import (
     update_cluster_weights,
 )
 from diversa.data.select.odis import ODiSSelector, pc_average_select, selection_overlap
+from diversa.data.select.pipeline import SelectionRequest, select_file
 from diversa.data.select.quadmix import (
     QuaDMixParams,
     QuaDMixSearch,
@@ -49,12 +54,14 @@ __all__ = [
     "IterativeKMQSelector",
     "KCenterGreedySelector",
     "KMQSelector",
+    "MinHashDeduplicator",
     "ODiSSelector",
     "QuaDMixParams",
     "QuaDMixSearch",
     "QuaDMixSelector",
     "RandomSelector",
     "SampledKMeans",
+    "SelectionRequest",
     "StratifiedDomainSelector",
     "TopQualitySelector",
     "allocate_budget",
@@ -62,6 +69,7 @@ __all__ = [
     "coverage_radius",
     "gumbel_top_k",
     "kmq_select",
+    "near_duplicate_mask",
     "nearest_centroid",
     "pc_average_select",
     "quadmix_sampling_values",
@@ -69,6 +77,7 @@ __all__ = [
     "resolve_budget",
     "sample_quadmix_params",
     "sampling_function",
+    "select_file",
     "selection_overlap",
     "update_cluster_weights",
 ]
