@@ -97,7 +97,7 @@ _SCRIPT = """
     }
     shown.textContent = n + " of " + body.rows.length + " papers";
   }
-  for (const control of [paper, area, verdict]) control.addEventListener("input", filter);
+  for (const control of [paper, area, verdict]) for (const event of ["input", "change"]) control.addEventListener(event, filter);
   filter();
 })();
 """
