@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-all bench clean
+.PHONY: run test test-all bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-ray: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,ray]'
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/diversa reproduce --quick --out report --overwrite
 
@@ -29,8 +33,14 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
-test-all: $(VENV)/.installed-test
+# The slow tests include report.html in headless Chromium and reproductions on Ray.
+test-all: $(VENV)/.installed-ray chromium
 	$(BIN)/python -m pytest -n auto --dist worksteal -m ""
+
+# Chromium and its driver from the system packages, installed only where they are missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; fi
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

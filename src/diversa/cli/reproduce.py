@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 
+from diversa.cli.backend import add_backend_options, check_backend, parallel_backend
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_output_folder
 
@@ -21,7 +22,9 @@ def add_parser(commands) -> None:
     p.add_argument("--quick", action="store_true", help="quick mode: each paper in about 2 minutes or less")
     p.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds/folds per paper (default: the paper's own)")
     p.add_argument("--jobs", type=int, default=-1, metavar="N", help="parallel worker processes (default -1: all cores)")
-    p.add_argument("--out", default=None, metavar="DIR", help="write results.json, report.md and plots here")
+    add_backend_options(p)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write results.json, report.md, report.html and plots here")
     add_overwrite(p)
     p.set_defaults(handler=run)
 
@@ -45,10 +48,12 @@ def run(args) -> int:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs == 0:
         raise UserError("--jobs must be a positive count or -1 for all cores, got 0")
+    check_backend(args)
     if args.out is not None:  # before the work, not after it
-        files = ["results.json", "report.md"] + [f"{get(rid).id}.png" for rid in ids]
+        files = ["results.json", "report.md", "report.html"] + [f"{get(rid).id}.png" for rid in ids]
         check_output_folder(args.out, argument="--out", files=files, overwrite=args.overwrite)
-    results = _run_with_progress(ids, args, console)
+    with parallel_backend(args):
+        results = _run_with_progress(ids, args, console)
     from diversa.reproduce.report import print_table, write_report
 
     print_table(results, console)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from diversa.cli.backend import add_backend_options, with_backend
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_inputs, check_output_file, check_output_folder
 
@@ -80,8 +81,9 @@ def add_parser(commands) -> None:
     p.add_argument("--batch-rows", type=int, default=2048, help="rows read and embedded at a time")
     p.add_argument("--report", default=None,
                    help="report folder (default: <out stem>_report next to --out; none with --out -)")
+    add_backend_options(p)
     add_overwrite(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=with_backend(run))
 
 
 def parse_budget(text: str, n: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from diversa.cli.backend import add_backend_options, check_backend, parallel_backend
 from diversa.cli.errors import UserError
 from diversa.cli.outputs import add_overwrite, check_inputs, check_output_folder, json_text
 
@@ -33,6 +34,7 @@ def add_parser(commands) -> None:
     p.add_argument("--sims", type=int, default=100_000, help="simulated tournaments")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers over chunks of simulations")
+    add_backend_options(p)
     p.add_argument("--pairing", default="within_group", choices=["within_group", "float"],
                    help="within_group: odd groups give a bye (default); float: classic Swiss")
     p.add_argument("--tie", default="coin", choices=["coin", "half", "none"], help="how a tied match is settled")
@@ -111,6 +113,7 @@ def _check_args(args) -> tuple[int, ...]:
         raise UserError(f"--elimination must be >= 0, got {args.elimination}")
     if args.jobs == 0:
         raise UserError("--jobs must not be 0")
+    check_backend(args)
     return _schedules(args.schedules)
 
 
@@ -142,7 +145,7 @@ def run(args) -> int:
     options = {"n_sims": args.sims, "pairing": args.pairing, "tie": args.tie, "n_jobs": args.jobs,
                "random_state": args.seed, "min_active": MIN_ACTIVE}
     console = Console(width=None if sys.stdout.isatty() else 120)
-    with Console(stderr=True).status("simulating tournaments..."):
+    with Console(stderr=True).status("simulating tournaments..."), parallel_backend(args):
         csd = SwissCSD(elimination=args.elimination, **options).fit(
             scores, model_names=models, benchmark_names=benchmarks)
         sensitivity = failure_sensitivity(scores, schedules=schedules, model_names=models, **options)

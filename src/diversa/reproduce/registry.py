@@ -27,7 +27,7 @@ DIRECTIONS = ("greater", "less", "equivalent")
 MIN_QUICK_UNITS, MIN_FULL_UNITS = 8, 20
 
 #: Modules of ``diversa.reproduce`` that are the framework, not papers.
-FRAMEWORK_MODULES = frozenset({"registry", "runner", "verdict", "report"})
+FRAMEWORK_MODULES = frozenset({"registry", "runner", "verdict", "report", "report_html"})
 
 
 def _discover() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Write reproduction results: a console table, ``results.json``, ``report.md`` and plots.
+"""Write reproduction results: a console table, ``results.json``, ``report.md``, ``report.html`` and plots.
 
 The report opens with one row per paper (its headline claim, the paper's
 number beside ours, the verdict and the minimum detectable effect), then
@@ -113,7 +113,7 @@ def print_table(results: Sequence[ReproductionResult], console) -> None:
 
 
 def write_report(results: Sequence[ReproductionResult], out_dir, *, command: str = "") -> Path:
-    """Write ``results.json``, ``report.md`` and one PNG per reproduction into ``out_dir``.
+    """Write ``results.json``, ``report.md``, ``report.html`` and one PNG per reproduction into ``out_dir``.
 
     Files are written to a temporary name and renamed into place, so a failed
     run never leaves a half-written report. Returns the report path.
@@ -133,6 +133,10 @@ def write_report(results: Sequence[ReproductionResult], out_dir, *, command: str
     atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
     report = out / "report.md"
     atomic_write_text(report, render_markdown(results, payload))
+    from diversa.reproduce.report_html import render_html
+
+    plots = {r.reproduction.id: (out / f"{r.reproduction.id}.png").read_bytes() for r in results}
+    atomic_write_text(out / "report.html", render_html(results, payload, plots))
     return report
 
 

@@ -176,15 +176,44 @@ def summarize(reproduction: Reproduction, quick: bool, trials: dict[int, TrialRe
 
 
 def _run_in_parallel(tasks, quick: bool, n_jobs):
-    """Trial outputs as they finish; all at the end on backends that cannot stream (e.g. Ray)."""
+    """Trial outputs as they finish, on joblib's active backend (Ray's own tasks when it is Ray)."""
+    if _ray_backend_active():
+        return _run_on_ray(tasks, quick, n_jobs)
     jobs = [delayed(run_trial)(rid, seed, quick) for rid, seed in tasks]
     try:
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    except ValueError as exc:
+    except ValueError as exc:  # a backend that cannot stream gives everything at the end
         if "return_as" not in str(exc):
             raise
         parallel = Parallel(n_jobs=n_jobs)
     return parallel(jobs)
+
+
+def _ray_backend_active() -> bool:
+    """Whether ``joblib.parallel_config(backend="ray")`` is in force."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__ == "RayBackend" and "ray" in sys.modules
+
+
+def _run_on_ray(tasks, quick: bool, n_jobs):
+    """Trials as Ray tasks, yielded as each finishes (joblib's Ray backend only returns them all at the end).
+
+    Tasks are submitted longest first; a positive ``n_jobs`` caps how many are in flight, otherwise
+    the cluster's CPUs do.
+    """
+    import ray
+
+    remote_trial = ray.remote(num_cpus=1, max_retries=0)(run_trial)
+    waiting = list(tasks)[::-1]
+    limit = n_jobs if n_jobs is not None and n_jobs > 0 else len(waiting)
+    in_flight = []
+    while waiting or in_flight:
+        while waiting and len(in_flight) < limit:
+            in_flight.append(remote_trial.remote(*waiting.pop(), quick))
+        (done,), in_flight = ray.wait(in_flight, num_returns=1)
+        yield ray.get(done)
 
 
 def _history_path() -> Path | None:
@@ -244,8 +273,9 @@ def run_reproductions(
 
     All trials of all reproductions form one pool of independent joblib tasks,
     scheduled longest first, so ``n_jobs`` workers stay busy across papers to
-    the end. The backend is the user's choice
-    (``joblib.parallel_config(backend="ray")`` spreads it over a cluster).
+    the end. The backend is the user's choice: under
+    ``joblib.parallel_config(backend="ray")`` the trials run as Ray tasks on
+    the cluster, still reported one by one as they finish.
 
     Parameters
     ----------
