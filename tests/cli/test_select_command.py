@@ -64,6 +64,18 @@ def test_other_methods_and_parquet_output(data, tmp_path, method, extra):
     assert len(pd.read_csv(out)) == 45
 
 
+def test_kcenter_clustered_mode_covers_the_pool(data, tmp_path):
+    """--kcenter-mode clustered picks distinct rows within the budget; an unknown mode is refused."""
+    path, table = data
+    out = tmp_path / "sel.jsonl"
+    assert select.run(parse([str(path), "--budget", "40", "--method", "kcenter", "--kcenter-mode", "clustered",
+                             "--clusters", "8", "--out", str(out)])) == 0
+    selected = pd.read_json(out, lines=True)
+    assert len(selected) == 40 and selected.text.is_unique and set(selected.text) <= set(table.text)
+    with pytest.raises(Exception, match="kcenter-mode"):
+        parse([str(path), "--budget", "40", "--method", "kcenter", "--kcenter-mode", "fast", "--out", str(out)])
+
+
 def test_precomputed_embedding_column(tmp_path):
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"emb": list(rng.normal(size=(50, 4))), "q": rng.normal(size=50)})

@@ -67,6 +67,9 @@ def add_parser(commands) -> None:
                         "in the input's format)")
     p.add_argument("--embeddings", default=None,
                    help="a .npy file of precomputed embeddings, one row per input row (memory-mapped)")
+    p.add_argument("--kcenter-mode", default="exact", choices=["exact", "clustered"],
+                   help="kcenter: exact greedy, or greedy on k-means representatives (faster on large pools; "
+                        "--clusters sets their count)")
     p.add_argument("--dedup", type=float, default=None, metavar="JACCARD",
                    help="drop near-duplicate texts first (MinHash LSH at this Jaccard threshold, e.g. 0.8; "
                         "keeps the first occurrence; needs datasketch)")
@@ -157,7 +160,8 @@ def request_from(args):
     return SelectionRequest(
         data=args.data, out=args.out, budget=args.budget, method=args.method, text_field=args.text_field,
         embedding_field=args.embedding_field, embeddings=args.embeddings, quality_field=args.quality_field,
-        domain_field=args.domain_field, clusters=args.clusters, embedder=args.embedder, seed=args.seed,
+        domain_field=args.domain_field, clusters=args.clusters, kcenter_mode=args.kcenter_mode,
+        embedder=args.embedder, seed=args.seed,
         dedup=args.dedup, provenance=_provenance(args), order=args.order, engine=args.engine,
         score_field=args.score_field, checkpoints=args.checkpoints, label_field=args.label_field, prune=args.prune,
         normalize=args.normalize, report=args.report, overwrite=args.overwrite,

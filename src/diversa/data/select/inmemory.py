@@ -101,7 +101,7 @@ def selector_for(r, n_quality):
     if r.method == "kmeans-random":
         return S.KMQSelector(r.clusters, within="random", random_state=r.seed)
     if r.method == "kcenter":
-        return S.KCenterGreedySelector(random_state=r.seed)
+        return S.KCenterGreedySelector(mode=r.kcenter_mode, n_clusters=r.clusters, random_state=r.seed)
     if r.method == "odis":
         return S.ODiSSelector(min(4, n_quality), random_state=r.seed)
     if r.method == "random":

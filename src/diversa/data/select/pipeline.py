@@ -59,6 +59,8 @@ class SelectionRequest:
     threshold of near-duplicate removal (None: none). ``provenance``: the output
     names of the ``cluster``, ``quality`` and ``selection_rank`` columns added to
     the selected rows (True: those names; a dict renames some; False: none).
+    ``kcenter_mode``: ``"exact"`` k-center greedy, or ``"clustered"`` (greedy
+    on k-means representatives, for large pools; ``clusters`` sets their count).
     ``order``: ``"input"`` (the table's order) or ``"rank"``
     (selection order). ``engine``: ``"local"`` or ``"ray"``. ``el2n``, ``vog`` and
     ``forgetting`` keep the budget after pruning the ``prune`` end (``"easy"`` or
@@ -77,6 +79,7 @@ class SelectionRequest:
     quality_field: str | None = None
     domain_field: str | None = None
     clusters: int | None = None
+    kcenter_mode: str = "exact"
     embedder: str = "minilm"
     seed: int = 0
     dedup: float | None = None
