@@ -119,20 +119,13 @@ def embed_texts(texts: list[str], embedder: str, seed: int, on_chunk=lambda done
                             on_batch=on_chunk)
 
 
-def _report_folder(args) -> Path | None:
-    if args.report:
-        return Path(args.report)
-    if args.out == "-":
-        return None
-    out = Path(args.out)
-    return out.with_name(f"{out.stem}_report")
-
-
 def _check_paths(args, quality_fields, files=None) -> Path | None:
+    from diversa.data.select.pipeline import report_folder
+
     inputs = [("DATA", args.data)]
     check_inputs(inputs)
     check_output_file(args.out, argument="--out", inputs=inputs, overwrite=args.overwrite, table=True)
-    folder = _report_folder(args)
+    folder = report_folder(args)
     if folder is not None:
         files = files or ["report.json", "report.md"] + (["quality_hist.png"] if quality_fields else [])
         check_output_folder(folder, argument="--report", files=files, inputs=inputs, overwrite=args.overwrite)
@@ -169,7 +162,7 @@ def request_from(args):
 
 
 def run(args) -> int:
-    from diversa.data.select.pipeline import InputError, run_request
+    from diversa.data.select.pipeline import InputError, report_folder, run_request
 
     if args.batch_rows < 1:
         raise UserError(f"--batch-rows must be positive, got {args.batch_rows}")
@@ -187,7 +180,7 @@ def run(args) -> int:
     except InputError as err:
         raise UserError(str(err)) from None
     where = "standard output" if args.out == "-" else args.out
-    folder = _report_folder(args)
+    folder = report_folder(args)
     if args.method in SCORE_METHODS:
         message = (f"kept {report['n_selected']} of {report['n_rows']} rows by {args.method} "
                    f"(pruned the {args.prune} end)")

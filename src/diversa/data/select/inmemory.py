@@ -128,7 +128,7 @@ def select_in_memory(r, embedder, *, batch_rows=None) -> dict:
     """Run a :class:`~diversa.data.select.pipeline.SelectionRequest` on the whole table in memory."""
     from diversa.data.select import cluster_embeddings
     from diversa.data.select.dedup import near_duplicate_mask
-    from diversa.datasets.files import StagedWrites, encode_table, read_table, table_format, write_stdout
+    from diversa.datasets.files import read_table
 
     table = read_table(r.data, argument="DATA")
     n_input = len(table)
@@ -178,18 +178,7 @@ def select_in_memory(r, embedder, *, batch_rows=None) -> dict:
         if extra[key] is not None:
             selected[name] = extra[key]
     selected.attrs.update(table.attrs)
-    writes = StagedWrites()
-    fmt = table.attrs["format"] if r.out == "-" else table_format(r.out, argument="--out")
-    data = encode_table(selected, fmt, where=f"--out {r.out!r}")
-    if r.out != "-":
-        writes.add(r.out, data, argument="--out")
-    folder = report_folder(r)
-    if folder is not None:
-        for name, content in files.items():
-            writes.add(folder / name, content, argument="--report")
-    writes.commit()
-    if r.out == "-":
-        write_stdout(data)
+    write_selection(selected, table.attrs["format"], files, r)
     report["n_input_rows"] = n_input
     return report
 
@@ -222,7 +211,7 @@ def prune_by_score(r) -> dict:
     """``el2n``/``vog``/``forgetting``: keep the budget after pruning one end of the difficulty ranking."""
     from diversa.data.score import rank_by_score
     from diversa.data.select.pipeline import histogram_png
-    from diversa.datasets.files import StagedWrites, encode_table, read_table, table_format, write_stdout
+    from diversa.datasets.files import read_table
 
     table = read_table(r.data, argument="DATA")
     n = len(table)
@@ -245,9 +234,17 @@ def prune_by_score(r) -> dict:
              f"[{scores[idx].min():.4f}, {scores[idx].max():.4f}].", "", "![scores before/after](score_hist.png)", ""]
     files = {"report.json": json.dumps(report, indent=2), "report.md": "\n".join(lines),
              "score_hist.png": histogram_png(scores, idx, f"{r.method} score")}
-    writes = StagedWrites()
-    fmt = table.attrs["format"] if r.out == "-" else table_format(r.out, argument="--out")
+    write_selection(selected, table.attrs["format"], files, r)
+    return report
+
+
+def write_selection(selected, input_format: str, files: dict, r) -> None:
+    """Write the selected rows and the report files together (all or nothing); ``-`` is standard output."""
+    from diversa.datasets.files import StagedWrites, encode_table, table_format, write_stdout
+
+    fmt = input_format if r.out == "-" else table_format(r.out, argument="--out")
     data = encode_table(selected, fmt, where=f"--out {r.out!r}")
+    writes = StagedWrites()
     if r.out != "-":
         writes.add(r.out, data, argument="--out")
     folder = report_folder(r)
@@ -257,4 +254,3 @@ def prune_by_score(r) -> dict:
     writes.commit()
     if r.out == "-":
         write_stdout(data)
-    return report

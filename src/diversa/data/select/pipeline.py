@@ -139,8 +139,11 @@ def provenance_names(provenance) -> dict:
     return names
 
 
-def report_folder(request: SelectionRequest) -> Path | None:
-    """``request.report``, or ``<out stem>_report`` next to the output (None when writing to standard output)."""
+def report_folder(request) -> Path | None:
+    """``request.report``, or ``<out stem>_report`` next to ``request.out`` (None for standard output).
+
+    ``request``: a :class:`SelectionRequest` or the parsed options of ``diversa select``.
+    """
     if request.report:
         return Path(request.report)
     if request.out == "-":
