@@ -283,7 +283,10 @@ class StackedMLP(nn.Module):
 
 
 def summed(loss_fns):
-    """The loss of stacked copies: copy ``k``'s output under ``loss_fns[k]``, summed (each copy gets its own gradient)."""
+    """The loss of stacked copies: copy ``k``'s output under ``loss_fns[k]``, summed.
+
+    The sum's gradient with respect to copy ``k``'s parameters is exactly its own loss's gradient.
+    """
     return lambda outputs, y, m: sum(loss_fn(output, y, m) for loss_fn, output in zip(loss_fns, outputs))
 
 
