@@ -140,3 +140,35 @@ def test_tagger_emits_one_logit_per_token():
     assert repro.BiGRUTagger()(tokens).shape == (3, 11)
     assert repro.mlp(20, 1)(torch.randn(7, 20)).shape == (7,)
     assert repro.mlp(64, 10)(torch.randn(7, 64)).shape == (7, 10)
+
+
+def test_stacked_tagger_copies_match_torch_bigru_outputs_and_gradients():
+    """Fails if the written-out GRU departs from torch.nn.GRU (gate order, reverse direction, padding row)."""
+    torch.manual_seed(0)
+    tagger = repro.BiGRUTagger(50, embedding_dim=8, hidden=6)
+    stacked = repro.StackedBiGRUTagger(tagger, copies=3)
+    tokens = torch.randint(1, 50, (4, 9))
+    tokens[:, 6:] = 0
+    target, mask = torch.randint(0, 2, (4, 9)), tokens > 0
+    torch.testing.assert_close(stacked(tokens)[2], tagger(tokens), atol=1e-6, rtol=1e-5)
+    loss = repro.make_binary_loss("BCE", 1.0)
+    loss(tagger(tokens), target, mask).backward()
+    repro.summed([loss] * 3)(stacked(tokens), target, mask).backward()
+    torch.testing.assert_close(stacked.embed.grad[1], tagger.embed.weight.grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(stacked.w_hh.grad[3 + 1], tagger.gru.weight_hh_l0_reverse.grad.T, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(stacked.w_ih.grad[0], tagger.gru.weight_ih_l0.grad.T, atol=1e-6, rtol=1e-5)
+    assert stacked.embed.grad[:, 0].abs().max() == 0          # the padding row never moves
+
+
+def test_stacked_copies_train_like_separate_models():
+    """Fails if one copy's loss leaks into another copy's update (copy k must equal model k trained alone)."""
+    X = torch.randn(64, 5, generator=torch.Generator().manual_seed(1))
+    y = (X[:, 0] > 0).long()
+    everywhere = torch.ones(64, dtype=torch.bool)
+    losses = [repro.make_binary_loss(name, 1.0) for name in ("BCE", "DSC")]
+    torch.manual_seed(3)
+    stacked = repro.train_stacked(repro.mlp(5, 1, hidden=8), X, y, everywhere, losses, seed=0, epochs=2)
+    for k, loss in enumerate(losses):
+        torch.manual_seed(3)
+        alone = repro.train(repro.mlp(5, 1, hidden=8), X, y, everywhere, loss, seed=0, epochs=2)
+        torch.testing.assert_close(stacked(X)[k], alone(X), atol=1e-5, rtol=1e-4)
