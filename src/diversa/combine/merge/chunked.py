@@ -24,7 +24,8 @@ A ``Rows`` reader returns rows ``[start, stop)`` of one input tensor in its
 stored dtype. Methods whose statistics are not separable by rows (PCB-Merging,
 TIES' ``zero_sign="majority"``, the global-RNG DARE, and the methods whose
 angles, variances or norms span the tensor: SLERP and its variants, the
-Karcher mean, Model Stock, SCE, DELLA, Model Breadcrumbs) are not chunked:
+Karcher mean, Model Stock, SCE, DELLA, Model Breadcrumbs, Arcee Fusion's
+quartiles, RAM+'s overlap ratios; RAM too, though element-wise) are not chunked:
 :func:`chunkable` says which are.
 """
 
