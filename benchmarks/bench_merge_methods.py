@@ -5,8 +5,8 @@ ones are the base plus small noise), stored in bfloat16, are built locally
 with transformers: ~0.1 GB each in full mode (hidden 512, 8 layers, vocab
 16000), ~12 MB in quick mode. For each method, both tools merge them from the
 same YAML (float32 arithmetic, bfloat16 output; methods with a base merge two
-models onto it, the others all three; SLERP and NearSwap take one model and
-the base; ``passthrough`` stacks a third of the layers of each) in fresh
+models onto it, the others all three; SLERP, NearSwap and Arcee Fusion take one
+model and the base; ``passthrough`` stacks a third of the layers of each) in fresh
 processes pinned to one thread (``OMP_NUM_THREADS=1`` and torch's threads),
 with the page cache warm. Reported per method: median wall time and peak
 resident memory (``VmHWM`` of each child) of each tool and their ratios
@@ -66,6 +66,9 @@ METHODS = {
     "multislerp": (False, 3, "weight: {w}"),
     "karcher": (False, 3, ""),
     "nearswap": (True, 1, ""),
+    "arcee_fusion": (True, 1, ""),
+    "ram": (True, 2, ""),
+    "ramplus_tl": (True, 2, ""),
     "passthrough": (False, 3, ""),
 }
 GLOBAL = {"slerp": "parameters: {t: 0.4}\n", "nearswap": "parameters: {t: 0.001}\n",

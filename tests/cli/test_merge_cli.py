@@ -51,6 +51,30 @@ def test_merge_yaml_relative_to_config(tmp_path, capsys):
     assert json.loads((tmp_path / "out" / "config.json").read_text())["torch_dtype"] == "float32"
 
 
+@pytest.mark.parametrize("method,parameters,n_models", [
+    ("arcee_fusion", "{}", 1),
+    ("ram", "{epsilon: 0.01}", 2),
+    ("ramplus_tl", "{r: 0.5, alpha: 1.0}", 2),
+])
+def test_merge_yaml_with_fusion_and_ram(tmp_path, capsys, method, parameters, n_models):
+    import diversa.combine.merge as dm
+
+    base, models = _write_models(tmp_path)
+    models = models[:n_models]
+    lines = [f"merge_method: {method}", "base_model: base", "models:"]
+    lines += [f"  - model: m{i + 1}" for i in range(n_models)]
+    lines += [f"parameters: {parameters}", "dtype: float32", ""]
+    (tmp_path / "merge.yaml").write_text("\n".join(lines))
+    assert cli.main(["merge", str(tmp_path / "merge.yaml"), str(tmp_path / "out"), "--quiet"]) == 0
+    assert f"with {method}" in capsys.readouterr().out
+    out = load_file(tmp_path / "out" / "model.safetensors")
+    expected = {"arcee_fusion": lambda: dm.arcee_fusion(base, models),
+                "ram": lambda: dm.ram_merging(base, models, epsilon=0.01),
+                "ramplus_tl": lambda: dm.ramplus_tl_merging(base, models, r=0.5, alpha=1.0)}[method]()
+    for k in expected:
+        torch.testing.assert_close(out[k], expected[k])
+
+
 @pytest.mark.parametrize("text,needle", [
     (CONFIG.replace("ties", "frankenmerge"), "unknown merge_method 'frankenmerge'"),
     (CONFIG.replace("normalize", "normalise"), "unknown parameter 'normalise'"),

@@ -10,7 +10,7 @@ from diversa.cli.errors import UserError
 #: spelled out so that building the parser does not import torch.
 METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties",
            "della", "della_linear", "sce", "model_stock", "slerp", "nuslerp", "multislerp", "karcher", "nearswap",
-           "passthrough", "magnitude_prune", "pcb")
+           "arcee_fusion", "ram", "ramplus_tl", "passthrough", "magnitude_prune", "pcb")
 
 
 def add_parser(commands) -> None:

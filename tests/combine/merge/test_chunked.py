@@ -100,6 +100,18 @@ def test_which_methods_are_chunked():
         next(merge_rows(pcb_merging, {}, "w", _rows(torch.zeros(2)), [_rows(torch.zeros(2))] * 2, (2,), 1))
 
 
+@pytest.mark.parametrize("epsilon", [1e-5, 0.08])
+def test_ram_in_row_blocks(tensors, epsilon):
+    from diversa.combine.merge import ram_merging
+
+    base, models = tensors
+    kwargs = {"epsilon": epsilon}
+    expected = ram_merging({"w": base}, [{"w": m} for m in models], keys=["w"], **kwargs)["w"]
+    assert chunkable(ram_merging, kwargs)
+    blocks = list(merge_rows(ram_merging, kwargs, "w", _rows(base), [_rows(m) for m in models], base.shape, 4))
+    assert len(blocks) > 1 and torch.equal(torch.cat(blocks), expected)
+
+
 @pytest.mark.parametrize("method", ["nearswap", "passthrough"])
 def test_elementwise_one_model_methods_in_row_blocks(tensors, method):
     from diversa.combine.merge import nearswap, passthrough

@@ -308,6 +308,7 @@ def no_process_memory(monkeypatch):
     ("magnitude_prune", {"weight": 0.5, "density": 0.4}, {}),
     ("task_arithmetic", {"weight": 0.5}, {"lambda": 0.8}),
     ("linear", {"weight": 2.0}, {}),
+    ("ram", {}, {"epsilon": 0.01}),
 ])
 def test_a_memory_budget_merges_in_row_blocks_with_the_same_result(zoo, no_process_memory, method, per_model,
                                                                    params):

@@ -352,6 +352,9 @@ CASES = {
     "nuslerp": ("weight: 0.4", "weight: [0.2, 1.0]", "nuslerp_flatten: false"),
     "multislerp": ("weight: 0.4", "weight: 1.1", "normalize_weights: true"),
     "nearswap": ("", None, "t: [0.001, 0.01]"),
+    "arcee_fusion": ("", None, ""),
+    "ram": ("", "", "epsilon: 0.01"),
+    "ramplus_tl": ("", "", "r: 0.5, alpha: [0.1, 2.0], epsilon: 0.01"),
     "task_arithmetic": ("weight: 0.7", "weight: [0.2, 1.3]", "normalize: true, lambda: 0.8"),
 }
 
@@ -649,7 +652,8 @@ def test_readme_lists_every_mergekit_method_with_its_status():
 # --- the shared conventions -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["slerp", "nuslerp", "multislerp", "karcher", "model_stock", "breadcrumbs",
-                                    "della", "sce", "nearswap", "passthrough"])
+                                    "della", "sce", "nearswap", "arcee_fusion", "ram", "ramplus_tl",
+                                    "passthrough"])
 def test_inputs_untouched_outputs_new_and_in_the_base_dtype(sds, method):
     from merge_helpers import assert_unchanged, snapshot
 
@@ -667,6 +671,9 @@ def test_inputs_untouched_outputs_new_and_in_the_base_dtype(sds, method):
         "della": lambda: dm.della_merging(base, models, density=0.5, random_state=0),
         "sce": lambda: dm.sce_merging(base, models, select_topk=0.5),
         "nearswap": lambda: dm.nearswap(base, models[:1], t=0.05),
+        "arcee_fusion": lambda: dm.arcee_fusion(base, models[:1]),
+        "ram": lambda: dm.ram_merging(base, models),
+        "ramplus_tl": lambda: dm.ramplus_tl_merging(base, models, r=0.5),
         "passthrough": lambda: dm.passthrough([base]),
     }
     before = snapshot(base, models)

@@ -8,13 +8,15 @@ functions to safetensors checkpoints one tensor at a time (``diversa merge``).
 
 Methods: weight averaging, Task Arithmetic, TIES-Merging, DARE, DELLA, Model
 Breadcrumbs, SCE, SLERP (and nuslerp, multislerp), the Karcher mean, Model
-Stock, NearSwap, passthrough, magnitude pruning, linear interpolation,
-PCB-Merging, Twin-Merging and Reversible Model Merging; see each module for its paper.
+Stock, NearSwap, Arcee Fusion, RAM (and RAM+), passthrough, magnitude pruning,
+linear interpolation, PCB-Merging, Twin-Merging and Reversible Model Merging;
+see each module for its paper.
 :mod:`~diversa.combine.merge.lora_space` merges PEFT LoRA adapters in LoRA space with them.
 """
 
 import importlib
 
+from diversa.combine.merge.arcee_fusion import arcee_fusion, arcee_fusion_tensor, fusion_importance
 from diversa.combine.merge.averaging import weight_average
 from diversa.combine.merge.breadcrumbs import breadcrumbs_merging, breadcrumbs_tensor
 from diversa.combine.merge.dare import combine_deltas, dare, dare_merging, dare_tensor, l1_rescale
@@ -27,6 +29,7 @@ from diversa.combine.merge.model_stock import model_stock, model_stock_tensor
 from diversa.combine.merge.nearswap import nearswap, nearswap_tensor
 from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging, pcb_scores
+from diversa.combine.merge.ram import ram_merging, ram_tensor, ramplus_tl_merging, ramplus_tl_tensor
 from diversa.combine.merge.rmm import RMMBasis, factors_from_lora, factors_from_svd, rmm_fit, storage_ratio
 from diversa.combine.merge.sce import sce_merging, sce_tensor
 from diversa.combine.merge.selection import normalized_accuracy, select_by_validation
@@ -41,14 +44,16 @@ _LAZY = {"TwinMerging": "twin", "compress_svd": "twin", "merge_lora": "lora_spac
          "save_merged_adapter": "lora_space"}
 
 __all__ = [
-    "RMMBasis", "StateDict", "TwinMerging", "add_task_vector", "breadcrumbs_merging", "breadcrumbs_tensor",
-    "combine_deltas", "compress_svd", "dare", "dare_merging", "dare_tensor", "della_merging", "della_tensor",
-    "disjoint_merge", "elect_sign", "factors_from_lora", "factors_from_svd", "karcher_mean", "karcher_tensor",
-    "l1_rescale", "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
+    "RMMBasis", "StateDict", "TwinMerging", "add_task_vector", "arcee_fusion", "arcee_fusion_tensor",
+    "breadcrumbs_merging", "breadcrumbs_tensor", "combine_deltas", "compress_svd", "dare", "dare_merging",
+    "dare_tensor", "della_merging", "della_tensor", "disjoint_merge", "elect_sign", "factors_from_lora",
+    "factors_from_svd", "fusion_importance", "karcher_mean", "karcher_tensor", "l1_rescale",
+    "linear_interpolation", "magnitude_prune_merging", "magnitude_trim", "magprune_probabilities",
     "merge_keys", "model_stock", "model_stock_tensor", "multislerp", "multislerp_tensor", "nearswap",
     "nearswap_tensor", "normalized_accuracy", "nuslerp", "nuslerp_tensor", "passthrough", "pcb_merging",
-    "pcb_scores", "rmm_fit", "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor",
-    "storage_ratio", "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
+    "pcb_scores", "ram_merging", "ram_tensor", "ramplus_tl_merging", "ramplus_tl_tensor", "rmm_fit",
+    "sce_merging", "sce_tensor", "select_by_validation", "slerp", "slerp_tensor", "storage_ratio",
+    "task_arithmetic", "task_vectors", "ties_merging", "ties_tensor", "weight_average",
     "merge_lora", "save_merged_adapter",  # LoRA-space merging (loaded on first use)
 ]
 

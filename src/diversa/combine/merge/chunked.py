@@ -6,7 +6,7 @@ tensor as consecutive row blocks, equal to what the method's pure function
 returns on the whole tensor:
 
 * element-wise methods (``weight_average``, ``task_arithmetic``, NearSwap,
-  passthrough) run their pure function on each block of rows;
+  RAM, passthrough) run their pure function on each block of rows;
 * TIES-Merging (Yadav et al., arXiv:2306.01708) and magnitude pruning need the
   k-th largest magnitude of each task vector over the whole tensor: it is found
   exactly by a two-pass radix selection over the blocks (a histogram of the top
@@ -24,7 +24,8 @@ A ``Rows`` reader returns rows ``[start, stop)`` of one input tensor in its
 stored dtype. Methods whose statistics are not separable by rows (PCB-Merging,
 TIES' ``zero_sign="majority"``, the global-RNG DARE, and the methods whose
 angles, variances or norms span the tensor: SLERP and its variants, the
-Karcher mean, Model Stock, SCE, DELLA, Model Breadcrumbs) are not chunked:
+Karcher mean, Model Stock, SCE, DELLA, Model Breadcrumbs, Arcee Fusion's
+quartiles, RAM+'s overlap ratios) are not chunked:
 :func:`chunkable` says which are.
 """
 
@@ -41,6 +42,7 @@ from diversa.combine.merge.keys import _f32, _fraction, _weights
 from diversa.combine.merge.magnitude_prune import magnitude_prune_merging
 from diversa.combine.merge.nearswap import nearswap
 from diversa.combine.merge.passthrough import passthrough
+from diversa.combine.merge.ram import ram_merging
 from diversa.combine.merge.task_arithmetic import task_arithmetic
 from diversa.combine.merge.ties import _merge_stacked, ties_merging
 
@@ -48,7 +50,7 @@ __all__ = ["chunkable", "kth_largest", "merge_rows", "working_bytes_per_element"
 
 Rows = Callable[[int, int], torch.Tensor]
 
-_ELEMENTWISE = (weight_average, task_arithmetic, nearswap, passthrough)
+_ELEMENTWISE = (weight_average, task_arithmetic, nearswap, ram_merging, passthrough)
 _NO_BASE = (weight_average, passthrough)
 
 
@@ -71,6 +73,8 @@ def working_bytes_per_element(function: Callable, n_models: int) -> int:
     vectors, masks, accumulators) with a margin; measured peak memory stays
     below it (``benchmarks/bench_merge.py``).
     """
+    if function is ram_merging:  # n task vectors, their kept copies and products, masks, an int64 count
+        return 20 * n_models + 48
     if function in _ELEMENTWISE:
         return 32
     if function is magnitude_prune_merging:

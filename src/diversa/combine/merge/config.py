@@ -12,12 +12,12 @@ A config names a method, the models and their parameters::
     parameters: {normalize: true}
     dtype: bfloat16
 
-Every mergekit method but ``arcee_fusion``, ``ram`` and ``ramplus_tl`` is
-here under its mergekit name, with mergekit's parameter names and defaults:
-``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``, ``dare_linear``,
+Every mergekit method is here under its mergekit name, with mergekit's
+parameter names and defaults: ``linear``, ``task_arithmetic``, ``ties``, ``dare_ties``, ``dare_linear``,
 ``breadcrumbs``, ``breadcrumbs_ties``, ``della``, ``della_linear``, ``sce``,
 ``model_stock``, ``slerp``, ``nuslerp``, ``multislerp``, ``karcher``,
-``nearswap`` and ``passthrough`` (one model per slice). ``slices:`` instead of
+``nearswap``, ``arcee_fusion``, ``ram``, ``ramplus_tl`` and ``passthrough``
+(one model per slice). ``slices:`` instead of
 ``models:`` builds the layer stack from layer ranges of the models
 (:mod:`diversa.combine.merge.slices`).
 The task-arithmetic family keeps per-model ``weight``, ``density``,
@@ -96,6 +96,7 @@ from typing import Any
 
 import torch
 
+from diversa.combine.merge.arcee_fusion import arcee_fusion
 from diversa.combine.merge.averaging import weight_average
 from diversa.combine.merge.breadcrumbs import breadcrumbs_merging
 from diversa.combine.merge.dare import dare_merging
@@ -106,6 +107,7 @@ from diversa.combine.merge.model_stock import model_stock
 from diversa.combine.merge.nearswap import nearswap
 from diversa.combine.merge.passthrough import passthrough
 from diversa.combine.merge.pcb import pcb_merging
+from diversa.combine.merge.ram import ram_merging, ramplus_tl_merging
 from diversa.combine.merge.sce import sce_merging
 from diversa.combine.merge.slerp import multislerp, nuslerp, slerp
 from diversa.combine.merge.slices import OutputSlice, parse_slices
@@ -297,6 +299,9 @@ def _build_methods() -> dict[str, MethodSpec]:
     methods["model_stock"] = MethodSpec(model_stock, True, {})
     methods["karcher"] = MethodSpec(karcher_mean, False, {})
     methods["nearswap"] = MethodSpec(nearswap, True, {}, required=("t",))
+    methods["arcee_fusion"] = MethodSpec(arcee_fusion, True, {})
+    methods["ram"] = MethodSpec(ram_merging, True, {})
+    methods["ramplus_tl"] = MethodSpec(ramplus_tl_merging, True, {})
     methods["passthrough"] = MethodSpec(passthrough, False, {"scale": ("scale", _same)})
     methods["nuslerp"] = MethodSpec(nuslerp, True, weight, base_optional=True)
     methods["multislerp"] = MethodSpec(multislerp, True, weight, base_optional=True)
