@@ -25,7 +25,13 @@ from diversa.data.select.pipeline import (
 #: Outputs up to this size are written together with the report (all or nothing).
 STAGED_BYTES = 256 << 20
 
-from diversa.data.select.streaming import TableWriter, column_names, corpus_format, iter_batches
+from diversa.data.select.streaming import (
+    TableWriter,
+    column_names,
+    copy_selected_rows,
+    corpus_format,
+    iter_batches,
+)
 
 
 def _vectors_of(column, where) -> np.ndarray:
@@ -103,9 +109,10 @@ def _texts(column, field, offset=0) -> list:
 def _batch_quality(column, name, offset) -> np.ndarray:
     import pyarrow as pa
 
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)
+    if not (numeric or pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise ValueError(f"--quality-field {name!r} must hold numbers in every row, not {column.type} values")
-    try:
+    try:  # CSV cells arrive as text: "0.5" is a number, "NA" or "" is not
         q = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"--quality-field {name!r} must hold numbers in every row") from None
@@ -275,9 +282,13 @@ def write_selected(r, chosen, *, labels, quality, folder, report_files, progress
     writer = TableWriter(r.out, fmt)
     held = []
     task = progress.add_task("writing the selection", total=n)
+    # Same text format in and out, no added column: copy the rows as read, not as pyarrow would spell them.
+    verbatim = not names and fmt in ("jsonl", "csv") and corpus_format(r.data) == fmt
     try:
         start = 0
-        for batch in iter_batches(r.data, None, r.batch_rows):
+        if verbatim:
+            copy_selected_rows(r.data, fmt, rank, writer.temp, r.order)
+        for batch in ([] if verbatim else iter_batches(r.data, None, r.batch_rows)):
             m = batch.num_rows
             pos = np.flatnonzero(rank[start:start + m] >= 0)
             if pos.size:

@@ -48,9 +48,18 @@ def column_names(path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(_parquet_files(path)[0]).names)
-    for batch in iter_batches(path, None, 64):
-        return list(batch.column_names)
-    return []
+    if fmt == "csv":
+        return _csv_header(path)
+    names: dict = {}
+    for _, line in zip(range(64), _jsonl_lines(path)):  # the keys of the first lines, in order of appearance
+        try:
+            row = json.loads(line[1])
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            raise ValueError(f"{str(path)!r}: line {line[0]} is not a JSON object")
+        names.update(dict.fromkeys(row))
+    return list(names)
 
 
 def iter_batches(path, columns, batch_rows: int):
@@ -64,10 +73,15 @@ def iter_batches(path, columns, batch_rows: int):
         dataset = ds.dataset(_parquet_files(path), format="parquet")
         yield from dataset.to_batches(columns=columns, batch_size=batch_rows, use_threads=False)
     elif fmt == "csv":
+        import pyarrow as pa
         import pyarrow.csv as pcsv
 
-        options = pcsv.ConvertOptions(include_columns=columns) if columns else None
-        with pcsv.open_csv(str(path), convert_options=options) as reader:
+        # Every cell as the text it is ("007" stays "007"; numbers are parsed where they are used), and
+        # quoted line breaks inside cells, as Python's csv module reads them.
+        header = _csv_header(path)
+        options = pcsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in header})
+        with pcsv.open_csv(str(path), convert_options=options,
+                           parse_options=pcsv.ParseOptions(newlines_in_values=True)) as reader:
             for batch in reader:
                 for start in range(0, batch.num_rows, batch_rows):
                     yield batch.slice(start, batch_rows)
@@ -75,33 +89,92 @@ def iter_batches(path, columns, batch_rows: int):
         yield from _jsonl_batches(path, columns, batch_rows)
 
 
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _jsonl_batches(path: Path, columns, batch_rows: int):
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    def parse(lines, first_line):
+    """JSON Lines parsed line by line (one JSON object each), as columns of one value type each."""
+    rows, first = [], 1
+    for number, line in _jsonl_lines(path):
         try:
-            table = pj.read_json(io.BytesIO(b"".join(lines)))
-        except pa.ArrowInvalid as err:
-            raise ValueError(f"{str(path)!r}: a line from line {first_line} on is not a JSON object ({err})") from None
-        if columns:
-            missing = [c for c in columns if c not in table.column_names]
-            for name in missing:  # a column absent from a whole block: all null there
-                table = table.append_column(name, pa.nulls(table.num_rows))
-            table = table.select(columns)
-        return table
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            raise ValueError(f"{str(path)!r}: line {number} is not a JSON object")
+        if not rows:
+            first = number
+        rows.append(row)
+        if len(rows) == batch_rows:
+            yield _rows_to_table(rows, columns, path, first)
+            rows = []
+    if rows:
+        yield _rows_to_table(rows, columns, path, first)
 
-    lines, first = [], 1
+
+def _jsonl_lines(path: Path):
+    """(line number, raw bytes) of the non-blank lines of a JSON Lines file."""
     with open(path, "rb") as fh:
         for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            lines.append(line if line.endswith(b"\n") else line + b"\n")
-            if len(lines) == batch_rows:
-                yield parse(lines, first)
-                lines, first = [], number + 1
-    if lines:
-        yield parse(lines, first)
+            if line.strip():
+                yield number, line
+
+
+def _rows_to_table(rows: list[dict], columns, path: Path, first_line: int):
+    import pyarrow as pa
+
+    names = columns or list(dict.fromkeys(key for row in rows for key in row))
+    return pa.table({name: _arrow_column([row.get(name) for row in rows], name, path, first_line)
+                     for name in names})
+
+
+def _arrow_column(values: list, name: str, path: Path, first_line: int):
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        kinds = sorted({type(v).__name__ for v in values if v is not None})
+        raise ValueError(f"{str(path)!r}: column {name!r} holds values of several types ({', '.join(kinds)}) "
+                         f"in the lines from {first_line} on; give it one type") from None
+
+
+def _table_ordered_lines(path: Path):
+    """Each line of a JSON Lines file with its keys in the table's column order (first appearance), as the
+    whole-table writer orders them: the line's own bytes when its keys are in that order already."""
+    seen: dict = {}
+    for _, line in _jsonl_lines(path):
+        row = json.loads(line)
+        seen.update(dict.fromkeys(row))
+        if list(row) == [key for key in seen if key in row]:
+            yield line if line.endswith(b"\n") else line + b"\n"
+        else:
+            ordered = {key: row[key] for key in seen if key in row}
+            yield (json.dumps(ordered, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def copy_selected_rows(path, fmt: str, rank: np.ndarray, target: Path, order: str = "input") -> None:
+    """Write the rows of a JSON Lines or CSV table whose ``rank`` is >= 0 to ``target`` exactly as they
+    were read (JSON Lines: the same bytes; CSV: the same cells), in input or ``rank`` order."""
+    import csv
+
+    if fmt == "jsonl":
+        chosen = ((rank[i], line) for i, line in enumerate(_table_ordered_lines(Path(path))) if rank[i] >= 0)
+        rows = sorted(chosen, key=lambda pair: pair[0]) if order == "rank" else chosen
+        with open(target, "wb") as out:
+            out.writelines(line for _, line in rows)
+        return
+    with open(path, encoding="utf-8", newline="") as fh, open(target, "w", encoding="utf-8", newline="") as out:
+        reader = csv.reader(fh)
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(next(reader, []))
+        data = (row for row in reader if row)  # pyarrow skips empty lines too
+        chosen = ((rank[i], row) for i, row in enumerate(data) if rank[i] >= 0)
+        writer.writerows(row for _, row in (sorted(chosen, key=lambda pair: pair[0]) if order == "rank" else chosen))
 
 
 class TableWriter:
