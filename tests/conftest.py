@@ -1,6 +1,8 @@
 """Fixtures shared across the test suite."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -8,9 +10,12 @@ import pytest
 # dcor (an anchor of the distance-covariance tests) compiles numba functions with cache=True when
 # imported. pytest-xdist workers importing it at the same moment write the same cache files next to
 # dcor's sources and can corrupt them, after which every import aborts ("LLVM ERROR: Symbol not
-# found"). Each worker therefore keeps its own numba cache; set before anything imports numba.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(
-    tempfile.gettempdir(), "diversa-tests-numba", os.environ.get("PYTEST_XDIST_WORKER", "main")))
+# found"). Each process of a run therefore gets a new numba cache of its own, set before anything
+# imports numba. It is set unconditionally: the workers inherit the controller's environment, so a
+# default set there would be shared by all of them.
+os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(
+    prefix=f"diversa-tests-numba-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
