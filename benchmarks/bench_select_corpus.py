@@ -7,17 +7,17 @@ The streaming path keeps only per-row ids, clusters, qualities and
 near-duplicate band hashes, so peak RSS should grow by those arrays only, not
 by the texts or embeddings. Not a timed test: a measurement to rerun.
 
-Measured once (OMP_NUM_THREADS=1, 2 cores shared with other work, so the times
+Measured (OMP_NUM_THREADS=1, 2 cores shared with a test run, so the times
 are noisy; budget 10%, k = 64; about a quarter of the rows are removed as
-near-duplicates):
+near-duplicates; JSON Lines parsed line by line and the selected lines copied
+as read):
 
 ==========  ======  ============  =============  ========
 rows        wall s  peak RSS MiB  dedup removed  selected
 ==========  ======  ============  =============  ========
-10,000        11.5           471          2,534       747
-100,000       85.1           505         25,306     7,469
-300,000       91.7           524         75,259    22,474
-1,000,000    162.1           543        250,545    74,946
+100,000       32.4           500         25,306     7,469
+300,000       54.3           512         75,259    22,474
+1,000,000    169.3           542        250,545    74,946
 ==========  ======  ============  =============  ========
 
 Peak RSS grows by about 40 bytes a row from 100k to 1M rows (the per-row
