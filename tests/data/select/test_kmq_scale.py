@@ -115,6 +115,28 @@ def test_fit_on_a_sample_then_assign_the_corpus(blobs):
     assert len(np.unique(idx)) == 120 and np.bincount(truth[idx], minlength=6).tolist() == [20] * 6
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sampled_fit_labels_the_pool_only_when_a_selection_needs_it(blobs, backend, monkeypatch):
+    # fit() learns the centroids; labelling every fitted row is a second pass that the two-pass
+    # path (fit on a sample, assign the corpus) never uses, so it waits for select()
+    from diversa.data.select import kmq
+
+    X, _, quality = blobs
+    calls = []
+    label_rows = kmq._label_rows
+    monkeypatch.setattr(kmq, "_label_rows", lambda *a: calls.append(1) or label_rows(*a))
+    sel = KMQSelector(6, kmeans_algorithm="sample", kmeans_n_init=2, kmeans_backend=backend,
+                      random_state=0).fit(X, quality=quality)
+    assert calls == []
+    chosen = sel.select(90)
+    assert calls == [1]
+    labels, _ = cluster_embeddings(X, 6, n_init=2, algorithm="sample", backend=backend, random_state=0)
+    assert np.array_equal(sel.labels_, labels)
+    assert np.array_equal(chosen, sel.select_assigned(sel.assign(X), 90, quality=quality))
+    sel.select(60)
+    assert calls == [1, 1]  # cluster_embeddings above; the selector's labels are cached
+
+
 def test_cluster_embeddings_sample_algorithm(blobs):
     X, truth, _ = blobs
     labels, centres = cluster_embeddings(X, 6, n_init=3, algorithm="sample", backend="sklearn", random_state=0)
