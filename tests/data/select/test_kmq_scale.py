@@ -123,8 +123,8 @@ def test_sampled_fit_labels_the_pool_only_when_a_selection_needs_it(blobs, backe
 
     X, _, quality = blobs
     calls = []
-    label_rows = kmq._label_rows
-    monkeypatch.setattr(kmq, "_label_rows", lambda *a: calls.append(1) or label_rows(*a))
+    label_rows = kmq.nearest_centroid
+    monkeypatch.setattr(kmq, "nearest_centroid", lambda *a, **kw: calls.append(1) or label_rows(*a, **kw))
     sel = KMQSelector(6, kmeans_algorithm="sample", kmeans_n_init=2, kmeans_backend=backend,
                       random_state=0).fit(X, quality=quality)
     assert calls == []

@@ -44,7 +44,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._base import BaseSelector, allocate_budget, check_vector, gumbel_top_k, resolve_budget
-from .clustering import ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, check_rows, resolve_backend, search_nearest
+from .clustering import (ASSIGN_BATCH_ROWS, BACKENDS, SampledKMeans, check_rows, nearest_centroid, resolve_backend,
+                         search_nearest)
 from .kcenter import KCenterGreedySelector  # noqa: F401  (still importable from kmq)
 
 _AUTO_GRID = (8, 16, 32, 64)
@@ -68,7 +69,7 @@ def cluster_embeddings(X, n_clusters, *, n_init=5, max_iter=300, algorithm="auto
     """
     centers, labels = _fit_kmeans(X, n_clusters, n_init=n_init, max_iter=max_iter, algorithm=algorithm,
                                   backend=backend, random_state=random_state)
-    return (_label_rows(X, centers, backend) if labels is None else labels), centers
+    return (nearest_centroid(X, centers, backend=backend)[0] if labels is None else labels), centers
 
 
 def _fit_kmeans(X, n_clusters, *, n_init, max_iter, algorithm, backend, random_state):
@@ -89,10 +90,6 @@ def _fit_kmeans(X, n_clusters, *, n_init, max_iter, algorithm, backend, random_s
     else:
         km = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=random_state).fit(X)
     return km.cluster_centers_, km.labels_.astype(np.int64)
-
-
-def _label_rows(X, centers, backend):
-    return search_nearest(X, centers, backend=resolve_backend(backend), batch_size=ASSIGN_BATCH_ROWS, name="X")[0]
 
 
 def _kmq_draw(labels, b, *, n_clusters, quality, distances, allocation, within, temperature, rng):
@@ -292,7 +289,7 @@ class KMQSelector(BaseSelector):
             self._cache[k] = (pool_labels, centers)
         if labels and self._cache[k][0] is None:
             centers = self._cache[k][1]
-            self._cache[k] = (_label_rows(self._X, centers, self.kmeans_backend), centers)
+            self._cache[k] = (nearest_centroid(self._X, centers, backend=self.kmeans_backend)[0], centers)
         return self._cache[k]
 
     def _select(self, b):
